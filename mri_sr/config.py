@@ -1,0 +1,88 @@
+"""Configuration: YAML loading, validation against the schema, defaults."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from mri_sr.errors import MriSrError
+
+
+def schema() -> dict[str, Any]:
+    """The configuration JSON schema (``mri_sr/config.schema.yaml``)."""
+    return yaml.safe_load(resources.files("mri_sr").joinpath("config.schema.yaml").read_text())
+
+
+def _with_defaults(cls):
+    """A validator class that also fills in each property's ``default``."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, sch):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = yaml.safe_load(yaml.safe_dump(sub["default"]))
+        yield from validate_properties(validator, properties, instance, sch)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str, Any]:
+    """Validate ``config`` in place, filling defaults; return it.
+
+    Raises:
+        MriSrError: one line naming the file and the offending key (unknown keys included).
+    """
+    if not isinstance(config, dict):
+        raise MriSrError(f"{name}: the configuration must be a mapping of keys to values")
+    # Defaults are filled in one pass, then validated: nested defaults need two passes.
+    for _ in range(2):
+        errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            key = ".".join([where, extra[0]] if where else [extra[0]])
+            allowed = ", ".join(sorted(err.schema.get("properties", {})))
+            raise MriSrError(f"{name}: unknown config key '{key}' (allowed here: {allowed})")
+        raise MriSrError(f"{name}: config key '{where or '<top>'}': {err.message}")
+    return config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file, validate it and fill defaults."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise MriSrError(f"{path}: cannot read config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise MriSrError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return validate_config(config, name=str(path))
+
+
+def write_section(config: dict[str, Any], keys: list[str], path: str | Path) -> str:
+    """Write ``{key: config[key] for key in keys}`` as YAML, only if the content changed.
+
+    The workflow gives each rule only the config it depends on, so editing one section
+    does not make unrelated outputs out of date (the file's mtime changes only with it).
+
+    Returns:
+        ``path`` as a string.
+    """
+    path = Path(path)
+    text = yaml.safe_dump({k: config[k] for k in keys}, sort_keys=True)
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return str(path)

@@ -1,0 +1,155 @@
+"""``prepare``: volumes -> normalised HR slices, degraded LR slices, shards and a manifest."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mri_sr.data.degrade import Degradation
+from mri_sr.data.normalize import fit_percentiles
+from mri_sr.data.split import split_slabs, split_subjects
+from mri_sr.errors import MriSrError
+from mri_sr.io import load_volume
+from mri_sr.io.orientation import reorient
+
+log = logging.getLogger(__name__)
+
+AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
+FOREGROUND_LEVEL = 0.05
+MANIFEST_FIELDS = [
+    "shard", "row", "subject", "source", "volume_index", "axis", "slice_index", "split",
+    "norm_low", "norm_high", "norm_low_percentile", "norm_high_percentile",
+    "degradation", "scale", "blur_sigma", "noise_sigma", "seed", "hr_height", "hr_width",
+]
+
+
+def subject_name(source: dict[str, Any]) -> str:
+    """The subject id of a configured source: its ``subject`` or the file name stem."""
+    if source.get("subject"):
+        return str(source["subject"])
+    name = Path(str(source["path"]).replace("builtin:", "")).name
+    for ext in (".nii.gz", ".nii", ".h5", ".hdf5"):
+        name = name.removesuffix(ext)
+    return name
+
+
+def _slices(source: dict[str, Any], data_cfg: dict[str, Any], scale: int) -> tuple[np.ndarray, list[int], dict]:
+    """Load, reorient, normalise and slice one source.
+
+    Returns:
+        (N, H, W) float32 HR slices in [0, 1] cropped to multiples of ``scale``, their
+        indices along the axis, and the normalisation as a dict.
+    """
+    path = source["path"]
+    volume = reorient(load_volume(path, series=source.get("series")).select(source.get("volume"), name=path))
+    norm_cfg = data_cfg["normalisation"]
+    norm = fit_percentiles(volume.data, norm_cfg["low_percentile"], norm_cfg["high_percentile"], name=path)
+    axis = AXES.get(data_cfg["axis"], data_cfg["axis"])
+    stack = np.moveaxis(norm.apply(volume.data), axis, 0)
+    h, w = stack.shape[1] - stack.shape[1] % scale, stack.shape[2] - stack.shape[2] % scale
+    patch = data_cfg["hr_patch_size"]
+    if min(h, w) < patch:
+        raise MriSrError(
+            f"{path}: slices are {stack.shape[1]}x{stack.shape[2]} voxels, smaller than one "
+            f"{patch}x{patch} HR training patch"
+        )
+    stack = stack[:, :h, :w]
+    foreground = (stack > FOREGROUND_LEVEL).mean(axis=(1, 2))
+    keep = [int(i) for i in np.flatnonzero(foreground >= data_cfg["min_foreground"])]
+    if not keep:
+        raise MriSrError(f"{path}: no slice has at least {data_cfg['min_foreground']:.0%} foreground")
+    return np.ascontiguousarray(stack[keep]), keep, norm.to_dict()
+
+
+def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
+    """Write training slices for every configured source.
+
+    Output folder (written in a temporary folder, then renamed into place)::
+
+        out_dir/shards/{subject}-{split}-hr.npy   (N, H, W) float32 in [0, 1]
+        out_dir/shards/{subject}-{split}-lr.npy   (N, H/scale, W/scale) float32 in [0, 1]
+        out_dir/manifest.csv                      one row per slice (MANIFEST_FIELDS)
+        out_dir/prepare.json                      resolved config and counts
+
+    Deterministic: each slice's noise comes from a generator seeded by
+    (seed, crc32(subject), slice index), so the same config gives identical files.
+
+    Args:
+        config: validated configuration (see ``mri_sr.config``).
+        scale: downscaling factor (2, 3 or 4).
+        out_dir: destination folder; replaced if it exists.
+
+    Returns:
+        Path of the manifest.
+    """
+    data_cfg, seed = config["data"], int(config["seed"])
+    sources = data_cfg["sources"]
+    subjects = [subject_name(s) for s in sources]
+    dupes = sorted({s for s in subjects if subjects.count(s) > 1})
+    if dupes:
+        raise MriSrError(f"config: subject '{dupes[0]}' is given by several sources; set distinct 'subject' ids")
+    deg_cfg = data_cfg["degradation"]
+    degradation = Degradation(deg_cfg["kind"], scale, deg_cfg["blur_sigma"], deg_cfg["noise_sigma"])
+    split_cfg = data_cfg["split"]
+    by_subject = split_subjects(subjects, split_cfg["val"], split_cfg["test"], seed) if len(subjects) >= 3 else None
+    if by_subject is None:
+        log.warning("fewer than 3 subjects: each volume is split into separated slabs along the axis")
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        rows, counts = [], {"train": 0, "val": 0, "test": 0}
+        (tmp / "shards").mkdir()
+        for source, subject in zip(sources, subjects):
+            hr, indices, norm = _slices(source, data_cfg, scale)
+            labels = [by_subject[subject]] * len(indices) if by_subject else \
+                split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
+            subject_seed = zlib.crc32(subject.encode())
+            for split in ("train", "val", "test"):
+                members = [i for i, label in enumerate(labels) if label == split]
+                if not members:
+                    continue
+                lr = np.stack([degradation(hr[i], np.random.default_rng([seed, subject_seed, indices[i]]))
+                               for i in members])
+                shard = f"{subject}-{split}"
+                np.save(tmp / "shards" / f"{shard}-hr.npy", hr[members])
+                np.save(tmp / "shards" / f"{shard}-lr.npy", lr)
+                counts[split] += len(members)
+                for row, i in enumerate(members):
+                    rows.append({
+                        "shard": shard, "row": row, "subject": subject, "source": str(source["path"]),
+                        "volume_index": "" if source.get("volume") is None else source["volume"],
+                        "axis": data_cfg["axis"], "slice_index": indices[i], "split": split,
+                        "norm_low": norm["low"], "norm_high": norm["high"],
+                        "norm_low_percentile": norm["low_percentile"],
+                        "norm_high_percentile": norm["high_percentile"],
+                        "degradation": degradation.kind, "scale": scale,
+                        "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
+                        "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
+                    })
+        with open(tmp / "manifest.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        summary = {"scale": scale, "seed": seed, "data": data_cfg, "counts": counts,
+                   "degradation": degradation.to_dict()}
+        (tmp / "prepare.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.chmod(0o755)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    log.info("prepared %s slices (train %d, val %d, test %d) in %s",
+             sum(counts.values()), counts["train"], counts["val"], counts["test"], out_dir)
+    return out_dir / "manifest.csv"
