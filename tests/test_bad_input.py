@@ -1,0 +1,82 @@
+"""Each bad input: a one-line error naming the file and the problem, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import yaml
+
+from mri_sr.io import Volume, save_nifti
+
+
+def write_config(tmp_path, source_path, **data):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"data": {"sources": [{"path": str(source_path)}], **data}}))
+    return path
+
+
+def prepare_fails(cli, tmp_path, source, expected, **data):
+    """Run `mri-sr prepare` on one source; assert the error and that nothing was written."""
+    before = set(tmp_path.rglob("*"))
+    code, out, err = cli("prepare", "--config", write_config(tmp_path, source, **data),
+                         "--scale", 2, "--out", tmp_path / "out")
+    assert code == 1
+    assert err.startswith("mri-sr: error: ") and err.count("\n") == 1, err
+    assert expected in err, err
+    assert str(source).split("/")[-1] in err or str(tmp_path / "config.yaml") in err
+    assert set(tmp_path.rglob("*")) - before == {tmp_path / "config.yaml"} - before
+    return err
+
+
+def test_missing_path(cli, tmp_path):
+    prepare_fails(cli, tmp_path, tmp_path / "missing.nii.gz", "no such file or folder")
+    code, _, err = cli("info", tmp_path / "missing.nii.gz")
+    assert code == 1 and "missing.nii.gz: no such file or folder" in err
+
+
+def test_truncated_nifti(cli, tmp_path):
+    save_nifti(Volume(np.random.default_rng(0).random((30, 30, 30)).astype(np.float32), np.eye(4), "t"),
+               tmp_path / "full.nii.gz")
+    raw = (tmp_path / "full.nii.gz").read_bytes()
+    (tmp_path / "cut.nii.gz").write_bytes(raw[: len(raw) * 2 // 3])
+    prepare_fails(cli, tmp_path, tmp_path / "cut.nii.gz", "truncated or corrupt")
+
+
+def test_non_image_file(cli, tmp_path):
+    (tmp_path / "report.nii.gz").write_bytes(gzip.compress(b"%PDF-1.4 not an image" * 50))
+    prepare_fails(cli, tmp_path, tmp_path / "report.nii.gz", "report.nii.gz: ")
+
+
+def test_empty_folder(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    prepare_fails(cli, tmp_path, tmp_path / "empty", "folder is empty")
+
+
+def test_4d_input_without_volume_index(cli, tmp_path):
+    data = np.random.default_rng(0).random((40, 40, 40, 2)).astype(np.float32)
+    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "bold.nii.gz")
+    prepare_fails(cli, tmp_path, tmp_path / "bold.nii.gz", "scan is 4D with 2 volumes", hr_patch_size=16)
+
+
+@pytest.mark.parametrize("fill,problem", [(0.0, "constant intensity"), (np.nan, "NaN")])
+def test_all_zero_or_nan_volume(cli, tmp_path, fill, problem):
+    data = np.random.default_rng(0).random((40, 40, 40)).astype(np.float32)
+    data = np.zeros_like(data) if fill == 0 else np.where(data > 0.5, np.nan, data)
+    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "bad.nii.gz")
+    prepare_fails(cli, tmp_path, tmp_path / "bad.nii.gz", problem, hr_patch_size=16)
+
+
+def test_volume_smaller_than_a_patch(cli, tmp_path):
+    save_nifti(Volume(np.random.default_rng(0).random((20, 20, 20)).astype(np.float32), np.eye(4), "t"),
+               tmp_path / "tiny.nii.gz")
+    prepare_fails(cli, tmp_path, tmp_path / "tiny.nii.gz", "smaller than one 96x96 HR training patch")
+
+
+def test_unknown_config_key(cli, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"data": {"sources": [{"path": "builtin:mni152"}], "hr_pach_size": 64}}))
+    code, _, err = cli("prepare", "--config", config, "--scale", 4, "--out", tmp_path / "out")
+    assert code == 1 and "config.yaml: unknown config key 'data.hr_pach_size'" in err
+    assert not (tmp_path / "out").exists()
