@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pytest
 
 from mri_sr.cli import main
@@ -30,3 +33,37 @@ def cli(capsys):
         return code, out.out, out.err
 
     return run
+
+
+def _load_writer() -> ModuleType:
+    """Import tests/io/dicom_writer.py by path (tests run with --import-mode=importlib)."""
+    path = Path(__file__).parent / "io" / "dicom_writer.py"
+    spec = importlib.util.spec_from_file_location("mri_sr_tests_dicom_writer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def dicom_writer() -> ModuleType:
+    """The synthetic DICOM writer module (``write_series``, ``write_enhanced``)."""
+    return _load_writer()
+
+
+@pytest.fixture(scope="session")
+def mni_crop() -> tuple[np.ndarray, np.ndarray]:
+    """A 40x48x30 crop of the MNI152 2 mm template as int16 stored values, with its RAS affine.
+
+    Stored values are the template intensities (0..1) x 1000, rounded; written with
+    RescaleSlope 0.5 / Intercept -10 they mean ``stored * 0.5 - 10``.
+    """
+    from nilearn.datasets import load_mni152_template
+
+    template = load_mni152_template(resolution=2)
+    corner = np.array([30, 35, 30])
+    size = (40, 48, 30)
+    block = tuple(slice(c, c + n) for c, n in zip(corner, size))
+    stored = np.rint(np.asarray(template.dataobj, dtype=np.float64)[block] * 1000).astype(np.int16)
+    affine = template.affine.astype(np.float64).copy()
+    affine[:3, 3] = template.affine[:3, :3] @ corner + template.affine[:3, 3]
+    return stored, affine

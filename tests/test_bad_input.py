@@ -80,3 +80,20 @@ def test_unknown_config_key(cli, tmp_path):
     code, _, err = cli("prepare", "--config", config, "--scale", 4, "--out", tmp_path / "out")
     assert code == 1 and "config.yaml: unknown config key 'data.hr_pach_size'" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_dicom_folder_with_two_series(cli, tmp_path, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    dicom_writer.write_series(tmp_path / "study", stored, affine, series_number=3)
+    dicom_writer.write_series(tmp_path / "study", stored[:, :, :10], affine, series_number=4, seed=1)
+    err = prepare_fails(cli, tmp_path, tmp_path / "study", "holds 2 series", hr_patch_size=16)
+    assert "--series" in err
+
+
+def test_dicom_slices_of_different_sizes(cli, tmp_path, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    files = dicom_writer.write_series(tmp_path / "series", stored, affine)
+    small = dicom_writer.write_series(tmp_path / "other", stored[:20, :24, :], affine,
+                                      series_uid=__import__("pydicom").dcmread(files[0]).SeriesInstanceUID)
+    small[0].rename(tmp_path / "series" / "odd.dcm")
+    prepare_fails(cli, tmp_path, tmp_path / "series", "different sizes", hr_patch_size=16)

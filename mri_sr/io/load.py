@@ -61,4 +61,10 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
         from mri_sr.io.hdf5 import load_fastmri
 
         return load_fastmri(path)
-    raise MriSrError(f"{path}: unsupported file type (expected .nii, .nii.gz, .h5, .dcm or a DICOM folder)")
+    from pydicom.misc import is_dicom
+
+    if is_dicom(path):
+        from mri_sr.io.dicom import load_dicom
+
+        return load_dicom(path)
+    raise MriSrError(f"{path}: unsupported file type (expected .nii, .nii.gz, .h5, DICOM file or folder)")

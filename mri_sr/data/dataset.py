@@ -1,0 +1,121 @@
+"""Prepared slices as training/validation data: paired random crops and seeded batches."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import set_track_meta
+from monai.transforms import Compose, MapTransform, Randomizable, RandFlipd, RandRotate90d
+from torch.utils.data import Dataset
+
+from mri_sr.errors import MriSrError
+
+SPLITS = ("train", "val", "test")
+
+
+def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
+    """Read one split of a prepared folder into memory.
+
+    Returns:
+        One dict per slice, in manifest order: ``lr`` (1, h, w) and ``hr`` (1, h*s, w*s)
+        float32 arrays in [0, 1], and the manifest row under ``meta``.
+
+    Raises:
+        MriSrError: no manifest, or the split is empty.
+    """
+    data_dir = Path(data_dir)
+    manifest = data_dir / "manifest.csv"
+    if not manifest.is_file():
+        raise MriSrError(f"{data_dir}: no manifest.csv; run `mri-sr prepare` first")
+    with open(manifest, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == split]
+    if not rows:
+        raise MriSrError(f"{manifest}: the {split} split has no slices")
+    shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    items = []
+    for row in rows:
+        if row["shard"] not in shards:
+            base = data_dir / "shards" / row["shard"]
+            shards[row["shard"]] = (np.load(f"{base}-lr.npy"), np.load(f"{base}-hr.npy"))
+        lr, hr = shards[row["shard"]]
+        i = int(row["row"])
+        items.append({"lr": lr[i][None], "hr": hr[i][None], "meta": row})
+    return items
+
+
+class PairedRandomCropd(Randomizable, MapTransform):
+    """Crop an LR patch of ``lr_size`` and the HR patch covering the same area, from one draw.
+
+    Args:
+        lr_size: LR patch side in pixels; the HR patch side is ``lr_size * scale``.
+        scale: HR / LR size ratio.
+    """
+
+    def __init__(self, lr_size: int, scale: int) -> None:
+        MapTransform.__init__(self, keys=("lr", "hr"))
+        self.lr_size, self.scale = lr_size, scale
+        self._top = self._left = 0
+
+    def randomize(self, shape: tuple[int, int]) -> None:
+        self._top = int(self.R.randint(0, shape[0] - self.lr_size + 1))
+        self._left = int(self.R.randint(0, shape[1] - self.lr_size + 1))
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        lr, hr = data["lr"], data["hr"]
+        if min(lr.shape[-2:]) < self.lr_size:
+            raise MriSrError(f"slice of {lr.shape[-2]}x{lr.shape[-1]} LR pixels is smaller than the "
+                             f"{self.lr_size}-pixel LR training patch")
+        self.randomize(lr.shape[-2:])
+        t, l, p, s = self._top, self._left, self.lr_size, self.scale
+        return {**data, "lr": lr[..., t:t + p, l:l + p], "hr": hr[..., t * s:(t + p) * s, l * s:(l + p) * s]}
+
+
+def train_transform(lr_patch_size: int, scale: int) -> Compose:
+    """Paired crop, then flips and a rot90 that use one random draw for LR and HR alike."""
+    return Compose([
+        PairedRandomCropd(lr_patch_size, scale),
+        RandFlipd(keys=("lr", "hr"), prob=0.5, spatial_axis=0),
+        RandFlipd(keys=("lr", "hr"), prob=0.5, spatial_axis=1),
+        RandRotate90d(keys=("lr", "hr"), prob=0.5, max_k=3, spatial_axes=(0, 1)),
+    ])
+
+
+class BatchStream(Dataset):
+    """Item ``i`` is the whole training batch of iteration ``start + i``.
+
+    The batch is a pure function of (seed, iteration, rank): slice choice, crop position and
+    flips come from generators seeded by those numbers, whatever the DataLoader workers or
+    where training resumed. So a resumed run sees exactly the batches of an uninterrupted one.
+
+    Args:
+        items: output of :func:`load_split` (``train``).
+        batch_size: slices per batch (per process under DDP).
+        lr_patch_size: LR patch side; HR patches are ``lr_patch_size * scale``.
+        scale: super-resolution factor.
+        seed: run seed.
+        start, stop: iterations covered (``stop`` exclusive; iterations count from 1).
+        rank: process rank under DDP (0 otherwise).
+    """
+
+    def __init__(self, items: list[dict[str, Any]], batch_size: int, lr_patch_size: int, scale: int,
+                 seed: int, start: int, stop: int, rank: int = 0) -> None:
+        self.items = [{"lr": it["lr"], "hr": it["hr"]} for it in items]
+        self.batch_size, self.seed, self.start, self.stop, self.rank = batch_size, seed, start, stop, rank
+        self.transform = train_transform(lr_patch_size, scale)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        set_track_meta(False)  # plain tensors: MONAI's metadata tracking triples the cost here
+        iteration = self.start + i
+        rng = np.random.default_rng([self.seed, iteration, self.rank])
+        picks = rng.integers(len(self.items), size=self.batch_size)
+        self.transform.set_random_state(seed=int(rng.integers(2**31 - 1)))
+        samples = [self.transform(self.items[j]) for j in picks]
+        return {key: torch.stack([torch.as_tensor(np.ascontiguousarray(s[key])) for s in samples])
+                for key in ("lr", "hr")}

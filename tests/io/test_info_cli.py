@@ -1,0 +1,35 @@
+"""`mri-sr info` on the shared Philips EPI series reports dcm2niix's shape and geometry."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+
+from mri_sr.io import Volume
+from mri_sr.io.orientation import reorient
+
+
+def test_info_matches_dcm2niix_reference(cli, shared_data):
+    folder = shared_data / "mri" / "dicom" / "philips_epi_4d_oblique"
+    code, out, err = cli("info", "--json", folder)
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["shape"] == [64, 64, 9, 3]
+    reference = nib.load(folder.with_suffix(".nii.gz"))
+    ours = reorient(Volume(np.zeros(info["shape"][:3]), np.array(info["affine"]), "info"))
+    theirs = reorient(Volume(np.zeros(reference.shape[:3]), reference.affine, "dcm2niix"))
+    np.testing.assert_allclose(ours.affine, theirs.affine, atol=1e-3)
+    assert info["orientation"] == "".join(nib.aff2axcodes(np.array(info["affine"])))
+    for field in ("PatientName", "PatientID"):
+        import pydicom
+
+        value = str(getattr(pydicom.dcmread(next(folder.iterdir()), stop_before_pixels=True), field, ""))
+        assert not value or value not in out
+
+
+def test_info_text_output(cli, shared_data):
+    code, out, _ = cli("info", shared_data / "mri" / "nifti" / "chris_t1.nii.gz")
+    assert code == 0
+    assert "shape:       188x256x190" in out and "orientation: RAS" in out

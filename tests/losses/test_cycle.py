@@ -1,0 +1,116 @@
+"""Cycle and identity losses; resampling checked against PIL's bicubic (an independent code)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage import data, transform
+
+from mri_sr.losses import CycleLoss, IdentityLoss
+from mri_sr.data.resize import imresize
+from mri_sr.losses.cycle import bicubic_resize
+
+
+def nearest_up2(x: torch.Tensor) -> torch.Tensor:
+    return x.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+
+
+def avg_down2(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)
+
+
+def torch_bicubic(size: tuple[int, int]):
+    return lambda x: bicubic_resize(x, size)
+
+
+def ref_bicubic(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The numpy MATLAB-compatible resize to (height, width), clipped to [0, 1]."""
+    return np.clip(imresize(image.astype(np.float64), output_shape=size), 0, 1)
+
+
+def _t(image: np.ndarray) -> torch.Tensor:
+    return torch.tensor(image, dtype=torch.float32)[None, None]
+
+
+def camera(size: int) -> np.ndarray:
+    return transform.resize(data.camera() / 255.0, (size, size), anti_aliasing=True)
+
+
+def test_forward_cycle_of_exact_inverses_is_zero() -> None:
+    lr = torch.rand(2, 1, 4, 5, generator=torch.Generator().manual_seed(0))
+    # G_LR(G_HR(lr)) with G_HR = nearest x2 upsampling, G_LR = 2x2 average pooling: exact
+    assert CycleLoss()(avg_down2(nearest_up2(lr)), lr).item() == 0.0
+
+
+def test_backward_cycle_hand_value() -> None:
+    # one 2x2 block [[1, 0], [0, 0]]: block mean 0.25, |x - mean| = .75, .25, .25, .25
+    hr = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert CycleLoss()(nearest_up2(avg_down2(hr)), hr).item() == pytest.approx(0.375)
+    # columns alternating 0/1: every block mean is 0.5, every pixel is 0.5 away from it
+    stripes = torch.tensor([[0.0, 1.0, 0.0, 1.0]]).repeat(4, 1)[None, None]
+    assert CycleLoss()(nearest_up2(avg_down2(stripes)), stripes).item() == pytest.approx(0.5)
+
+
+def test_bicubic_resize_is_the_degradation_resize() -> None:
+    image = camera(24)
+    for size in [(12, 12), (6, 8), (48, 48)]:
+        ours = bicubic_resize(_t(image), size)[0, 0].double().numpy()
+        expected = np.clip(imresize(image.astype(np.float64), output_shape=size), 0, 1)
+        np.testing.assert_allclose(ours, expected, atol=2e-6)
+
+
+def test_identity_of_constant_images_is_zero() -> None:
+    lr, hr = torch.full((1, 1, 8, 8), 0.3), torch.full((1, 1, 16, 16), 0.3)
+    identity_hr, identity_lr = IdentityLoss()(
+        torch_bicubic((16, 16)), torch_bicubic((8, 8)), lr, hr
+    )
+    assert identity_hr.item() == pytest.approx(0.0, abs=1e-6)
+    assert identity_lr.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_identity_with_bicubic_generators_on_smooth_image() -> None:
+    # G_LR = bicubic down: G_LR(up(lr)) = down(up(lr)) ~ lr for a smooth image
+    yy, xx = np.mgrid[0:8, 0:8] / 8
+    lr = 0.5 + 0.3 * np.cos(np.pi * xx / 2) * np.cos(np.pi * yy / 3)
+    hr = camera(16)
+    identity_hr, identity_lr = IdentityLoss()(
+        torch_bicubic((16, 16)), torch_bicubic((8, 8)), _t(lr), _t(hr)
+    )
+    expected_lr = np.abs(ref_bicubic(ref_bicubic(lr, (16, 16)), (8, 8)) - lr).mean()
+    expected_hr = np.abs(ref_bicubic(ref_bicubic(hr, (8, 8)), (16, 16)) - hr).mean()
+    assert identity_lr.item() < 2e-3
+    assert identity_lr.item() == pytest.approx(expected_lr, abs=1e-6)
+    # camera at 16x16 is far from band-limited: bicubic down + up loses detail
+    assert identity_hr.item() > 0.02
+    assert identity_hr.item() == pytest.approx(expected_hr, abs=1e-6)
+
+
+def test_identity_with_simple_generators_hand_value() -> None:
+    # G_HR = nearest x2, G_LR = 2x2 average: the loss is exactly the block arithmetic on the
+    # bicubic-resampled inputs (resampling reference: numpy imresize)
+    lr, hr = camera(8), camera(16)
+    identity_hr, identity_lr = IdentityLoss()(nearest_up2, avg_down2, _t(lr), _t(hr))
+    down = ref_bicubic(hr, (8, 8))
+    up = ref_bicubic(lr, (16, 16))
+    expected_hr = np.abs(np.kron(down, np.ones((2, 2))) - hr).mean()
+    expected_lr = np.abs(up.reshape(8, 2, 8, 2).mean(axis=(1, 3)) - lr).mean()
+    assert identity_hr.item() == pytest.approx(expected_hr, abs=1e-6)
+    assert identity_lr.item() == pytest.approx(expected_lr, abs=1e-6)
+
+
+def test_identity_gradients_reach_both_generators() -> None:
+    conv_hr = torch.nn.Conv2d(1, 1, 3, padding=1)
+    conv_lr = torch.nn.Conv2d(1, 1, 3, padding=1)
+    identity_hr, identity_lr = IdentityLoss()(
+        lambda x: conv_hr(nearest_up2(x)), lambda x: avg_down2(conv_lr(x)),
+        _t(camera(8)), _t(camera(16)),
+    )  # fmt: skip
+    (identity_hr + identity_lr).backward()
+    assert conv_hr.weight.grad is not None and conv_lr.weight.grad is not None
+
+
+def test_wrong_generator_output_shape_raises() -> None:
+    with pytest.raises(ValueError, match="shapes differ"):
+        IdentityLoss()(lambda x: x, avg_down2, torch.rand(1, 1, 4, 4), torch.rand(1, 1, 8, 8))
