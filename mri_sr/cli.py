@@ -45,6 +45,39 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     prepare(load_config(args.config), args.scale, args.out)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from mri_sr.train import load_model_config, train
+
+    train(load_model_config(args.config), args.data, args.out, init=args.init, device=args.device)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from mri_sr.nets import interpolate_checkpoints
+
+    interpolate_checkpoints(args.psnr, args.gan, args.out, args.alpha)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mri_sr.evaluate import evaluate
+
+    evaluate(method=args.method, dataset=args.dataset, scale=args.scale, out=args.out,
+             name=args.name, device=args.device, mask=args.mask, images_dir=args.images)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from mri_sr.report import build_report
+
+    build_report(metrics=args.metrics, runs=args.runs, out=args.out, config=args.config)
+
+
+def cmd_upscale(args: argparse.Namespace) -> None:
+    from mri_sr.upscale import upscale_file
+
+    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, axis=args.axis,
+                 batch_size=args.batch_size, tile=args.tile, overlap=args.overlap, device=args.device,
+                 volume=args.volume, series=args.series, fuse_orthogonal=args.fuse_orthogonal)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mri-sr", description="MRI super-resolution toolkit")
     parser.add_argument("--version", action="version", version=f"mri-sr {__version__}")
@@ -62,6 +95,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
     p.add_argument("--out", required=True, help="output folder (shards/, manifest.csv)")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train one model (resumes from OUT/last.pt when present)")
+    p.add_argument("--config", required=True, help="model YAML, e.g. configs/models/srresnet.yaml")
+    p.add_argument("--data", required=True, help="prepared folder (mri-sr prepare --out)")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, logs, final.pt")
+    p.add_argument("--init", help="checkpoint whose generator initialises net_g (pre-training stage)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("interpolate", help="ESRGAN network interpolation (1-alpha)*PSNR + alpha*GAN")
+    p.add_argument("--alpha", type=float, required=True, help="0 = PSNR model, 1 = GAN model")
+    p.add_argument("psnr", help="PSNR-oriented checkpoint")
+    p.add_argument("gan", help="GAN checkpoint of the same architecture")
+    p.add_argument("out", help="output checkpoint")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of a method on a benchmark folder or prepared test split")
+    p.add_argument("--method", required=True, help="bicubic | nearest | lanczos | path to a checkpoint")
+    p.add_argument("--dataset", required=True, help="folder with HR/*.png, or a prepared folder (test split)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
+    p.add_argument("--out", required=True, help="metrics JSON")
+    p.add_argument("--name", help="method name in the JSON (default: from --method)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--mask", action="store_true", help="MRI: also report metrics inside a foreground mask")
+    p.add_argument("--images", help="folder to save SR images for the report's comparison panels")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="one self-contained HTML page (+ CSV) over metrics JSON files")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (mri-sr evaluate --out)")
+    p.add_argument("--runs", nargs="*", default=[], help="training run folders (curves, wall times)")
+    p.add_argument("--config", help="resolved workflow config to show in the report")
+    p.add_argument("--out", required=True, help="HTML file; the CSV goes beside it")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
+    p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
+    p.add_argument("output", help="output .nii or .nii.gz")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--checkpoint", help="trained generator checkpoint")
+    how.add_argument("--method", choices=("bicubic",), help="classical interpolation, no checkpoint")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), help="with --method: the factor (default 2)")
+    p.add_argument("--axis", type=int, choices=(0, 1, 2), help="slice axis (default: largest spacing)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--tile", type=int, help="LR tile size for slices too large for memory")
+    p.add_argument("--overlap", type=int, default=8, help="LR pixels of overlap between tiles")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--volume", type=int, help="time point of a 4D scan (0-based)")
+    p.add_argument("--series", help="series in a DICOM folder holding several")
+    p.add_argument("--fuse-orthogonal", action="store_true",
+                   help="isotropic scans: upscale along two axes and average")
+    p.set_defaults(func=cmd_upscale)
     return parser
 
 
