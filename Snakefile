@@ -6,9 +6,10 @@ configfile: "configs/default.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
+include: "workflow/rules/train.smk"
 
 
 rule train_all:
     input:
-        expand("results/data/x{scale}", scale=config["scales"]),
+        trained_models,
     default_target: True

@@ -34,17 +34,22 @@ def _with_defaults(cls):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
-def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str, Any]:
-    """Validate ``config`` in place, filling defaults; return it.
+def make_validator(schema_dict: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for ``schema_dict`` that fills in defaults while validating."""
+    return _Validator(schema_dict)
+
+
+def raise_first_error(validator: jsonschema.protocols.Validator, config: Any, name: str) -> None:
+    """Fill defaults into ``config`` and raise the first schema violation as one line.
 
     Raises:
-        MriSrError: one line naming the file and the offending key (unknown keys included).
+        MriSrError: naming ``name`` (the file) and the offending key (unknown keys included).
     """
     if not isinstance(config, dict):
         raise MriSrError(f"{name}: the configuration must be a mapping of keys to values")
-    # Defaults are filled in one pass, then validated: nested defaults need two passes.
+    # Defaults are filled in while validating; nested defaults need a second pass.
     for _ in range(2):
-        errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path)
@@ -54,6 +59,15 @@ def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str
             allowed = ", ".join(sorted(err.schema.get("properties", {})))
             raise MriSrError(f"{name}: unknown config key '{key}' (allowed here: {allowed})")
         raise MriSrError(f"{name}: config key '{where or '<top>'}': {err.message}")
+
+
+def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str, Any]:
+    """Validate the workflow config in place, filling defaults; return it.
+
+    Raises:
+        MriSrError: one line naming the file and the offending key (unknown keys included).
+    """
+    raise_first_error(make_validator(schema()), config, name)
     return config
 
 
@@ -69,8 +83,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(config, name=str(path))
 
 
-def write_section(config: dict[str, Any], keys: list[str], path: str | Path) -> str:
-    """Write ``{key: config[key] for key in keys}`` as YAML, only if the content changed.
+def write_section(config: dict[str, Any], keys: list[str] | None, path: str | Path) -> str:
+    """Write ``{key: config[key] for key in keys}`` (all of ``config`` when ``keys`` is None)
+    as YAML, only if the content changed.
 
     The workflow gives each rule only the config it depends on, so editing one section
     does not make unrelated outputs out of date (the file's mtime changes only with it).
@@ -79,7 +94,7 @@ def write_section(config: dict[str, Any], keys: list[str], path: str | Path) -> 
         ``path`` as a string.
     """
     path = Path(path)
-    text = yaml.safe_dump({k: config[k] for k in keys}, sort_keys=True)
+    text = yaml.safe_dump(config if keys is None else {k: config[k] for k in keys}, sort_keys=True)
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")

@@ -1,7 +1,52 @@
 from mri_sr.config import validate_config, write_section
+from mri_sr.train.plan import resolve_models
 
 
 validate_config(config, name="workflow config")
 
-# Each rule reads only the sections it depends on.
+# Each rule reads only the config it depends on, so editing one section does not
+# make unrelated outputs out of date.
 DATA_CONFIG = write_section(config, ["seed", "data"], "results/config/data.yaml")
+MODELS = resolve_models(config)
+MODEL_CONFIGS = {
+    name: write_section(model, None, f"results/config/models/{name}.yaml")
+    for name, model in MODELS.items()
+}
+INTERPOLATED = [m for m in config["training"]["interpolate"] if m in config["models"]]
+
+
+wildcard_constraints:
+    scale=r"\d+",
+    model="|".join(sorted(MODELS)),
+
+
+def model_config(wildcards):
+    return MODEL_CONFIGS[wildcards.model]
+
+
+def init_checkpoint(wildcards):
+    """The pre-training stage's final generator, for models that start from one."""
+    source = MODELS[wildcards.model]["init_from"]
+    return [f"results/runs/x{wildcards.scale}/{source}/final.pt"] if source else []
+
+
+def init_option(wildcards, input):
+    return f"--init {input.init}" if input.init else ""
+
+
+def interpolation_inputs(wildcards):
+    source = MODELS[wildcards.model]["init_from"]
+    return {
+        "psnr": f"results/runs/x{wildcards.scale}/{source}/final.pt",
+        "gan": f"results/runs/x{wildcards.scale}/{wildcards.model}/final.pt",
+    }
+
+
+def interpolation_alpha(wildcards):
+    return config["training"]["interpolate"][wildcards.model]
+
+
+def trained_models(wildcards=None):
+    """Final generators of every trained model and interpolation, for every scale."""
+    runs = list(MODELS) + [f"{m}_interp" for m in INTERPOLATED]
+    return expand("results/runs/x{scale}/{run}/final.pt", scale=config["scales"], run=runs)

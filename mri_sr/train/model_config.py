@@ -1,0 +1,48 @@
+"""Model training configs: YAML, overrides merged in, validated against model.schema.yaml."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mri_sr.config import make_validator, raise_first_error
+from mri_sr.errors import MriSrError
+
+_VALIDATOR = make_validator(yaml.safe_load(resources.files("mri_sr.train").joinpath("model.schema.yaml").read_text()))
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` merged in (nested dicts merged, other values replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def validate_model_config(config: dict[str, Any], *, name: str) -> dict[str, Any]:
+    """Validate in place, fill defaults, return ``config``.
+
+    Raises:
+        MriSrError: unknown key or bad value, named with the file.
+    """
+    raise_first_error(_VALIDATOR, config, name)
+    return config
+
+
+def load_model_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read ``path``, merge ``overrides`` (e.g. the workflow's laptop budgets) and validate."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise MriSrError(f"{path}: cannot read model config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise MriSrError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if overrides:
+        config = deep_merge(config, overrides)
+    return validate_model_config(config, name=str(path))

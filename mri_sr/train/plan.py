@@ -1,0 +1,47 @@
+"""The training plan of a workflow config: which model configs to train, in which order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mri_sr.errors import MriSrError
+from mri_sr.train.model_config import deep_merge, load_model_config
+
+
+def resolve_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Model configs for ``config["models"]`` and every pre-training stage they start from.
+
+    Each is ``<model_configs>/<model>.yaml`` with ``training.overrides.all`` and
+    ``training.overrides.<model>`` merged in, validated against the model schema.
+
+    Returns:
+        model name -> resolved model config, pre-training stages included.
+
+    Raises:
+        MriSrError: a missing model config, an override for a model not trained, or a cycle
+            of ``init_from``.
+    """
+    overrides = config["training"]["overrides"]
+    resolved: dict[str, dict[str, Any]] = {}
+    pending = list(config["models"])
+    while pending:
+        name = pending.pop()
+        if name in resolved:
+            continue
+        path = Path(config["model_configs"]) / f"{name}.yaml"
+        if not path.is_file():
+            raise MriSrError(f"{path}: no model config for model '{name}'")
+        merged = deep_merge(overrides.get("all", {}), overrides.get(name, {}))
+        resolved[name] = load_model_config(path, merged)
+        if resolved[name]["init_from"]:
+            pending.append(resolved[name]["init_from"])
+        if len(resolved) > 50:
+            raise MriSrError(f"{config['model_configs']}: init_from forms a cycle")
+    unknown = sorted(set(overrides) - set(resolved) - {"all"})
+    if unknown:
+        raise MriSrError(f"training.overrides: '{unknown[0]}' is not a trained model ({', '.join(sorted(resolved))})")
+    for name in config["training"]["interpolate"]:
+        if name in config["models"] and not resolved[name]["init_from"]:
+            raise MriSrError(f"training.interpolate: '{name}' has no PSNR pre-training (init_from) to interpolate with")
+    return resolved
