@@ -73,7 +73,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 def cmd_upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
 
-    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, axis=args.axis,
+    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, scale=args.scale, axis=args.axis,
                  batch_size=args.batch_size, tile=args.tile, overlap=args.overlap, device=args.device,
                  volume=args.volume, series=args.series, fuse_orthogonal=args.fuse_orthogonal)
 
