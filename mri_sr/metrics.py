@@ -23,6 +23,8 @@ the published 33.66 / 0.9299, 30.39 / 0.8682 and 28.42 / 0.8104.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -203,3 +205,27 @@ def benchmark_psnr_ssim(sr_rgb_uint8: np.ndarray, hr_rgb_uint8: np.ndarray, scal
     if sr.ndim == 3:
         sr, hr = rgb_to_y(sr), rgb_to_y(hr)
     return psnr(sr, hr, 255.0, crop_border=scale), ssim(sr, hr, 255.0, crop_border=scale)
+
+
+_CHUNK = 32  # slices per batched metric call
+
+
+def per_slice(metric: Callable[..., torch.Tensor], sr: np.ndarray, hr: np.ndarray,
+              data_range: float = 1.0) -> np.ndarray:
+    """A batched metric (``mri_sr.metrics.psnr_batch`` or ``ssim_batch``) of each slice pair, in float64.
+
+    Stacks go through a few large calls rather than one small call per slice: small torch calls
+    stall badly when the CPU is oversubscribed (parallel workflow jobs), large ones do not.
+
+    Args:
+        sr, hr: (N, H, W) float arrays, same units.
+        data_range: peak-to-peak intensity range.
+
+    Returns:
+        (N,) float64, equal to the NumPy ``psnr`` / ``ssim`` of each pair.
+    """
+    out = []
+    for start in range(0, len(sr), _CHUNK):
+        pair = [torch.from_numpy(np.asarray(a[start:start + _CHUNK], np.float64))[:, None] for a in (sr, hr)]
+        out.append(metric(*pair, data_range).numpy())
+    return np.concatenate(out)

@@ -45,3 +45,21 @@ def test_write_section_rewrites_only_on_change(tmp_path):
     write_section(config, ["seed", "data"], path)
     assert yaml.safe_load((tmp_path / "data.yaml").read_text())["seed"] == 7
     assert load_config(path)["seed"] == 7
+
+
+def test_atomic_output_respects_umask_and_leaves_nothing_on_failure(tmp_path):
+    import os
+
+    from mri_sr.fsutil import atomic_path
+
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        tmp.write_text("done")
+    assert (tmp_path / "out.txt").read_text() == "done"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "failed.txt") as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("writer crashed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

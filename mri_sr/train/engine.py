@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -25,26 +23,13 @@ from mri_sr.checkpoint import load_checkpoint, save_checkpoint
 from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
 from mri_sr.errors import MriSrError
-from mri_sr.losses import build_loss_terms
-from mri_sr.nets import NETWORKS, build_network
 from mri_sr.train.device import Precision, barrier, init_distributed, pick_device, sync_buffers
 from mri_sr.train.runlog import RunLog, plot_loss_curves
+from mri_sr.train.setup import build_setup, wrap_networks
 from mri_sr.train.steps import STEPS, Trainer
 from mri_sr.train.validate import bicubic_baseline, validate
 
 log = logging.getLogger(__name__)
-GENERATORS, DISCRIMINATORS = ("net_g", "net_g_lr"), ("net_d", "net_d_lr")
-
-
-def network_specs(config: dict[str, Any], scale: int, in_channels: int) -> dict[str, dict[str, Any]]:
-    """The config's network specs with scale, in_channels and discriminator input size filled in."""
-    hr_patch = config["train"]["lr_patch_size"] * scale
-    specs = {}
-    for name, spec in config["networks"].items():
-        accepted = inspect.signature(NETWORKS[spec["type"]].__init__).parameters if spec["type"] in NETWORKS else {}
-        extra = {"in_channels": in_channels, "scale": scale, "input_size": hr_patch}
-        specs[name] = {**{k: v for k, v in extra.items() if k in accepted}, **spec}
-    return specs
 
 
 def _rng_state() -> dict[str, Any]:
@@ -58,12 +43,6 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
     np.random.set_state((state["numpy"][0], state["numpy"][1].numpy().astype(np.uint32), *state["numpy"][2:]))
-
-
-def _scheduler(optimizer: torch.optim.Optimizer, train_cfg: dict[str, Any]) -> torch.optim.lr_scheduler.LRScheduler:
-    if train_cfg["lr_step"]:
-        return torch.optim.lr_scheduler.StepLR(optimizer, train_cfg["lr_step"], train_cfg["lr_gamma"])
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, train_cfg["lr_milestones"], train_cfg["lr_gamma"])
 
 
 def _read_prepared(data_dir: Path) -> dict[str, Any]:
@@ -122,22 +101,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
     random.seed(seed)
     np.random.seed(seed)
 
-    specs = network_specs(config, scale, in_channels=1)
-    # A fixed build order: initial weights must not depend on the key order of the YAML file.
-    raw_nets = {name: build_network(specs[name]) for name in GENERATORS + DISCRIMINATORS if name in specs}
-    if (config["method"] == "cycle") != ("net_g_lr" in raw_nets):
-        raise MriSrError(f"{config['model']}: method {config['method']} and networks {sorted(raw_nets)} do not fit")
-    for net in raw_nets.values():
-        net.to(dev)
-        if dev.type == "cuda" and config["device"]["channels_last"]:
-            net.to(memory_format=torch.channels_last)
-    params_g = [p for n in GENERATORS if n in raw_nets for p in raw_nets[n].parameters()]
-    params_d = [p for n in DISCRIMINATORS if n in raw_nets for p in raw_nets[n].parameters()]
-    opt_g = torch.optim.Adam(params_g, lr=tc["learning_rate"], betas=tuple(tc["betas"]))
-    opt_d = torch.optim.Adam(params_d, lr=tc["learning_rate_d"] or tc["learning_rate"],
-                             betas=tuple(tc["betas"])) if params_d else None
-    schedulers = {"g": _scheduler(opt_g, tc), **({"d": _scheduler(opt_d, tc)} if opt_d else {})}
-    losses = build_loss_terms(config["losses"]["weights"], **config["losses"].get("options", {})).to(dev)
+    setup = build_setup(config, scale, dev)
+    raw_nets, specs, opt_g, opt_d, schedulers = setup.nets, setup.specs, setup.opt_g, setup.opt_d, setup.schedulers
 
     state = {"iteration": 0, "best_val_psnr": -math.inf, "wall_seconds": 0.0}
     last = out_dir / "last.pt"
@@ -162,13 +127,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
                 raise MriSrError(f"{init}: its generator {source.get('net_g_spec')} differs from {specs['net_g']}")
             raw_nets["net_g"].load_state_dict(source["nets"]["net_g"])
 
-    nets: dict[str, nn.Module] = {}
-    for name, net in raw_nets.items():
-        wrapped = torch.compile(net) if config["device"]["compile"] else net
-        if ddp.world_size > 1:
-            wrapped = DistributedDataParallel(wrapped, device_ids=[dev.index] if dev.type == "cuda" else None)
-        nets[name] = wrapped
-    trainer = Trainer(nets, losses, dict(config["losses"]["weights"]), opt_g, opt_d, precision)
+    nets = wrap_networks(raw_nets, config, ddp, dev)
+    trainer = Trainer(nets, setup.losses, dict(config["losses"]["weights"]), opt_g, opt_d, precision)
     if resumed_scaler:
         trainer.scaler.load_state_dict(resumed_scaler)
     step = STEPS[config["method"]]

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from mri_sr.data.resize import imresize_torch
-from mri_sr.metrics import psnr_batch, ssim_batch
+from mri_sr.metrics import per_slice, psnr_batch, ssim_batch
 from mri_sr.train.device import Precision
 
 
@@ -24,19 +24,20 @@ def _batches(items: list[dict[str, Any]], size: int = 8):
                    torch.from_numpy(np.stack([it["hr"] for it in chunk])))
 
 
-def _score(sr_fn, items: list[dict[str, Any]], scale: int, device: torch.device) -> tuple[float, float]:
+def _score(sr_fn, items: list[dict[str, Any]], device: torch.device) -> tuple[float, float]:
+    """Mean per-slice PSNR and SSIM exactly as ``mri-sr evaluate`` computes them on MRI slices."""
     psnrs, ssims = [], []
     for lr, hr in _batches(items):
-        sr = sr_fn(lr.to(device)).float().clamp(0, 1).cpu()
-        psnrs.append(psnr_batch(sr, hr, data_range=1.0, crop_border=scale))
-        ssims.append(ssim_batch(sr, hr, data_range=1.0, crop_border=scale))
-    return float(torch.cat(psnrs).mean()), float(torch.cat(ssims).mean())
+        sr = sr_fn(lr.to(device)).float().clamp(0, 1).cpu().numpy()[:, 0]
+        psnrs.append(per_slice(psnr_batch, sr, hr.numpy()[:, 0]))
+        ssims.append(per_slice(ssim_batch, sr, hr.numpy()[:, 0]))
+    return float(np.concatenate(psnrs).mean()), float(np.concatenate(ssims).mean())
 
 
 @torch.inference_mode()
 def validate(net_g: nn.Module, items: list[dict[str, Any]], scale: int, device: torch.device,
              precision: Precision) -> tuple[float, float]:
-    """Mean PSNR (dB) and SSIM of ``net_g`` on full slices, data_range 1, border of ``scale`` cropped."""
+    """Mean PSNR (dB) and SSIM of ``net_g`` on full slices: data_range 1, SR clipped to [0, 1]."""
     was_training = net_g.training
     net_g.eval()
 
@@ -45,11 +46,11 @@ def validate(net_g: nn.Module, items: list[dict[str, Any]], scale: int, device: 
             return net_g(lr)
 
     try:
-        return _score(run, items, scale, device)
+        return _score(run, items, device)
     finally:
         net_g.train(was_training)
 
 
 def bicubic_baseline(items: list[dict[str, Any]], scale: int) -> tuple[float, float]:
     """The same metrics for MATLAB-bicubic upscaling of the LR slices."""
-    return _score(lambda lr: imresize_torch(lr.double(), scale=scale), items, scale, torch.device("cpu"))
+    return _score(lambda lr: imresize_torch(lr.double(), scale=scale), items, torch.device("cpu"))

@@ -1,0 +1,85 @@
+"""``evaluate``: PSNR/SSIM and LR consistency of one method on one dataset at one scale -> JSON.
+
+The dataset decides the convention: a prepared folder (``manifest.csv``) is measured as MRI
+(:mod:`mri_sr.evaluate.mri`), a benchmark folder (``HR/``) or ``builtin:skimage`` as published SR
+tables are (:mod:`mri_sr.evaluate.natural`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mri_sr import __version__
+from mri_sr.errors import MriSrError
+from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
+from mri_sr.evaluate.mri import evaluate_mri, is_prepared
+from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
+from mri_sr.fsutil import atomic_path
+from mri_sr.train.device import pick_device
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | None = None, device: str = "auto",
+             mask: bool = False, images_dir: str | None = None) -> dict[str, Any]:
+    """Evaluate one SR method on one dataset and write the metrics JSON atomically.
+
+    Args:
+        method: ``bicubic``, ``nearest``, ``lanczos`` or a generator checkpoint path.
+        dataset: a prepared folder (its ``test`` split; MRI convention), a benchmark folder with
+            ``HR/*.png`` (published SR-table convention), or ``builtin:skimage``.
+        scale: SR factor (2, 3 or 4); a checkpoint or prepared folder of another scale is an error.
+        out: metrics JSON path.
+        name: method name in the JSON (default: the classical method, or the checkpoint's model).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for a generator.
+        mask: MRI only: also report metrics inside the foreground mask (``masked``).
+        images_dir: folder for a few LR / SR / HR example images and ``index.json``.
+
+    Returns:
+        The metrics written: ``method``, ``dataset``, ``scale``, ``kind`` (``mri`` | ``natural``),
+        ``psnr``, ``ssim``, ``lr_consistency_psnr`` (means over images, dB / unitless), their
+        ``_std``, ``images`` (per image: ``name``, ``psnr``, ``ssim``, ``lr_consistency_psnr``),
+        MRI extras (``volumes``, ``volume_psnr``, ``volume_ssim``, ``masked``), ``device``,
+        ``seconds`` (wall time), ``images_dir`` (relative to the JSON's folder) and provenance.
+
+    Raises:
+        MriSrError: an unknown method or dataset, or a mismatched checkpoint (named).
+    """
+    start = time.perf_counter()
+    if not (dataset == BUILTIN or is_prepared(dataset) or is_benchmark(dataset)):
+        raise MriSrError(f"{dataset}: not a prepared folder (manifest.csv), a benchmark folder (HR/), nor {BUILTIN}")
+    torch_device = pick_device(device) if method not in CLASSICAL else None
+    sr_method: SRMethod = load_method(method, scale, torch_device, name=name)
+    images_path = Path(images_dir) if images_dir else None
+    if is_prepared(dataset):
+        metrics = evaluate_mri(sr_method, dataset, scale, mask=mask, images_dir=images_path)
+    else:
+        if mask:
+            log.warning("--mask applies to MRI datasets only; ignored for %s", dataset)
+        metrics = evaluate_natural(sr_method, dataset, scale, images_path)
+    out_path = Path(out)
+    result = {
+        "method": sr_method.name, "dataset": metrics.pop("dataset"), "scale": scale, "kind": metrics.pop("kind"),
+        "psnr": metrics.pop("psnr"), "ssim": metrics.pop("ssim"),
+        "lr_consistency_psnr": metrics.pop("lr_consistency_psnr"),
+        **{k: v for k, v in metrics.items() if k != "images"},
+        "method_source": method, "dataset_path": dataset, "checkpoint": sr_method.info,
+        "device": str(torch_device) if torch_device is not None else "cpu",
+        "seconds": round(time.perf_counter() - start, 3), "version": __version__,
+        "images_dir": os.path.relpath(images_path.resolve(), out_path.resolve().parent) if images_path else None,
+        "images": metrics["images"],
+    }
+    with atomic_path(out_path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    log.info("%s on %s x%d: PSNR %.2f dB, SSIM %.4f (%d images, %.1f s)", result["method"], result["dataset"],
+             scale, result["psnr"] or float("nan"), result["ssim"] or float("nan"), len(result["images"]),
+             result["seconds"])
+    return result
+
+
+__all__ = ["evaluate"]
