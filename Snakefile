@@ -7,9 +7,21 @@ configfile: "configs/default.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
+rule all:
+    input:
+        "results/report/index.html",
+    default_target: True
+
+
+# The whole pipeline: prepare, train every model with its pre-training, evaluate, report.
 rule train_all:
     input:
-        trained_models,
-    default_target: True
+        "results/report/index.html",
+
+
+rule evaluate_all:
+    input:
+        all_metrics,

@@ -149,8 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cap_threads() -> None:
+    """At most one torch thread per available CPU (Snakemake sets OMP_NUM_THREADS to a rule's
+    threads, which may exceed the CPUs of a laptop; more threads than CPUs only slow torch down)."""
+    import os
+
+    import torch
+
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), available)))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("train", "evaluate", "upscale"):
+        cap_threads()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

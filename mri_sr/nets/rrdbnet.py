@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mri_sr.nets.blocks import check_scale, scaled_kaiming_init_
+from mri_sr.nets.blocks import ImageSkip, check_scale, scaled_kaiming_init_, zero_init_
 
 
 class ResidualDenseBlock(nn.Module):
@@ -75,10 +75,13 @@ class RRDBNet(nn.Module):
         num_block: number of RRDBs (23 in ESRGAN).
         num_grow_ch: dense-block growth channels (32 in ESRGAN).
         scale: upscaling factor, 2, 3 or 4.
+        image_skip: add the bicubic-upsampled input to the output (residual learning over
+            bicubic; not in the paper, off by default; see :class:`ImageSkip`).
     """
 
     def __init__(
-        self, in_channels: int = 3, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, scale: int = 4
+        self, in_channels: int = 3, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, scale: int = 4,
+        image_skip: bool = False,
     ) -> None:
         super().__init__()
         check_scale("RRDBNet", scale)
@@ -94,6 +97,9 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2)
+        self.image_skip = ImageSkip(scale) if image_skip else None
+        if image_skip:
+            zero_init_(self.conv_last)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.
@@ -117,8 +123,8 @@ class RRDBNet(nn.Module):
         else:
             feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
             feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        out = self.conv_last(self.lrelu(self.conv_hr(feat)))
-        return out[..., : height * self.scale, : width * self.scale]
+        out = self.conv_last(self.lrelu(self.conv_hr(feat)))[..., : height * self.scale, : width * self.scale]
+        return self.image_skip(out, lr) if self.image_skip is not None else out
 
 
 _LEGACY_NAMES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mri_sr.nets.blocks import ResidualBlock, check_scale, scaled_kaiming_init_
+from mri_sr.nets.blocks import ImageSkip, ResidualBlock, check_scale, scaled_kaiming_init_, zero_init_
 
 
 class SRResNet(nn.Module):
@@ -25,9 +25,12 @@ class SRResNet(nn.Module):
         num_feat: feature channels F.
         num_block: residual blocks (16 in the paper).
         scale: upscaling factor, 2, 3 or 4.
+        image_skip: add the bicubic-upsampled input to the output (residual learning over
+            bicubic; not in the paper, off by default; see :class:`ImageSkip`).
     """
 
-    def __init__(self, in_channels: int = 3, num_feat: int = 64, num_block: int = 16, scale: int = 4) -> None:
+    def __init__(self, in_channels: int = 3, num_feat: int = 64, num_block: int = 16, scale: int = 4,
+                 image_skip: bool = False) -> None:
         super().__init__()
         check_scale("SRResNet", scale)
         self.in_channels = in_channels
@@ -44,6 +47,9 @@ class SRResNet(nn.Module):
         self.upsample = nn.Sequential(*layers)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 9, 1, 4)
         scaled_kaiming_init_(self.body, 0.1)
+        self.image_skip = ImageSkip(scale) if image_skip else None
+        if image_skip:
+            zero_init_(self.conv_last)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.
@@ -56,4 +62,5 @@ class SRResNet(nn.Module):
         """
         feat = self.act_first(self.conv_first(lr))
         feat = feat + self.bn_body(self.conv_body(self.body(feat)))
-        return self.conv_last(self.upsample(feat))
+        out = self.conv_last(self.upsample(feat))
+        return self.image_skip(out, lr) if self.image_skip is not None else out

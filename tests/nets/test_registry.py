@@ -59,3 +59,19 @@ def test_nothing_imports_torchvision():
     for source in package.glob("*.py"):
         assert "torchvision" not in source.read_text(), source.name
     assert "torchvision" not in sys.modules
+
+
+@pytest.mark.parametrize("spec", [
+    {"type": "srresnet", "num_feat": 8, "num_block": 1},
+    {"type": "rrdbnet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4},
+])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_image_skip_starts_at_bicubic_and_keeps_keys(spec, scale):
+    import torch.nn.functional as F
+
+    plain = build_network({**spec, "scale": scale, "in_channels": 1})
+    skip = build_network({**spec, "scale": scale, "in_channels": 1, "image_skip": True})
+    assert plain.state_dict().keys() == skip.state_dict().keys()
+    lr = torch.rand(2, 1, 9, 7)
+    expected = F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(skip(lr), expected)

@@ -18,6 +18,8 @@ INTERPOLATED = [m for m in config["training"]["interpolate"] if m in config["mod
 wildcard_constraints:
     scale=r"\d+",
     model="|".join(sorted(MODELS)),
+    dataset=r"[A-Za-z0-9_-]+",
+    method=r"[a-z0-9_]+",
 
 
 def model_config(wildcards):
@@ -50,3 +52,42 @@ def trained_models(wildcards=None):
     """Final generators of every trained model and interpolation, for every scale."""
     runs = list(MODELS) + [f"{m}_interp" for m in INTERPOLATED]
     return expand("results/runs/x{scale}/{run}/final.pt", scale=config["scales"], run=runs)
+
+
+WORKFLOW_CONFIG = write_section(config, None, "results/config/workflow.yaml")
+RUNS = list(MODELS) + [f"{m}_interp" for m in INTERPOLATED]
+METHODS = RUNS + config["evaluation"]["baselines"]
+NATURAL_SETS = {s["name"]: s["path"] for s in config["evaluation"]["natural_sets"]}
+DATASETS = ["mri"] + list(NATURAL_SETS)
+
+
+def method_input(wildcards):
+    """A trained run's final generator; nothing for a classical baseline."""
+    if wildcards.method in RUNS:
+        return f"results/runs/x{wildcards.scale}/{wildcards.method}/final.pt"
+    return []
+
+
+def method_arg(wildcards, input):
+    return input.checkpoint if input.checkpoint else wildcards.method
+
+
+def dataset_input(wildcards):
+    """The prepared folder for MRI, or the benchmark folder (nothing for builtin sets)."""
+    if wildcards.dataset == "mri":
+        return f"results/data/x{wildcards.scale}"
+    path = NATURAL_SETS[wildcards.dataset]
+    return [] if path.startswith("builtin:") else path
+
+
+def dataset_arg(wildcards, input):
+    return input.dataset if wildcards.dataset == "mri" else NATURAL_SETS[wildcards.dataset]
+
+
+def all_metrics(wildcards=None):
+    return expand("results/metrics/x{scale}/{dataset}/{method}.json",
+                  scale=config["scales"], dataset=DATASETS, method=METHODS)
+
+
+def run_folders(wildcards=None):
+    return expand("results/runs/x{scale}/{run}", scale=config["scales"], run=RUNS)

@@ -1,0 +1,46 @@
+rule evaluate:
+    input:
+        checkpoint=method_input,
+        dataset=dataset_input,
+    output:
+        metrics="results/metrics/x{scale}/{dataset}/{method}.json",
+        images=directory("results/metrics/x{scale}/{dataset}/{method}_images"),
+    params:
+        method=method_arg,
+        dataset=dataset_arg,
+        mask="--mask" if config["evaluation"]["mask"] else "",
+        device=config["evaluation"]["device"],
+    log:
+        "logs/evaluate/x{scale}/{dataset}/{method}.log",
+    benchmark:
+        "benchmarks/evaluate/x{scale}/{dataset}/{method}.tsv"
+    threads: config["evaluation"]["threads"]
+    resources:
+        gpu=config["evaluation"]["gpus"],
+    conda:
+        "../envs/mri-sr.yaml"
+    shell:
+        "mri-sr evaluate --method {params.method} --dataset {params.dataset} --scale {wildcards.scale} "
+        "--name {wildcards.method} --out {output.metrics} --images {output.images} {params.mask} "
+        "--device {params.device} > {log} 2>&1"
+
+
+rule report:
+    input:
+        metrics=all_metrics,
+        runs=trained_models,
+        config=WORKFLOW_CONFIG,
+    output:
+        html=report("results/report/index.html", category="Report"),
+        csv=report("results/report/index.csv", category="Report"),
+    params:
+        runs=run_folders,
+    log:
+        "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
+    conda:
+        "../envs/mri-sr.yaml"
+    shell:
+        "mri-sr report --metrics {input.metrics} --runs {params.runs} --config {input.config} "
+        "--out {output.html} > {log} 2>&1"
