@@ -63,6 +63,11 @@ class Degradation:
 def kspace_truncate(img: np.ndarray, scale: int) -> np.ndarray:
     """Low-resolution magnitude image from the central k-space of ``img``.
 
+    An LR voxel covers ``scale`` HR voxels and is centred on them, as in the bicubic
+    convention and the scanner's geometry: LR voxel ``i`` sits at HR index ``i*scale +
+    (scale-1)/2``. A linear phase shifts the image by that half-block before the centre of
+    k-space is kept, so the band-limited reconstruction is sampled at those centres.
+
     Args:
         img: (H, W) real image, H and W multiples of ``scale``.
         scale: integer factor; the output has (H // scale, W // scale) pixels covering the
@@ -73,10 +78,13 @@ def kspace_truncate(img: np.ndarray, scale: int) -> np.ndarray:
     """
     h, w = img.shape
     lh, lw = h // scale, w // scale
-    k = np.fft.fftshift(np.fft.fft2(img))
-    top, left = h // 2 - lh // 2, w // 2 - lw // 2
-    centre = k[top:top + lh, left:left + lw]
-    return np.abs(np.fft.ifft2(np.fft.ifftshift(centre))) / (scale * scale)
+    shift = (scale - 1) / 2
+    ky, kx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    k = np.fft.fft2(img) * np.exp(2j * np.pi * shift * (ky + kx))
+    # Keep the lowest lh x lw frequencies (the same index sets numpy's LR-sized FFT uses).
+    rows = np.fft.fftfreq(lh, d=1.0 / lh).astype(int) % h
+    cols = np.fft.fftfreq(lw, d=1.0 / lw).astype(int) % w
+    return np.abs(np.fft.ifft2(k[np.ix_(rows, cols)])) / (scale * scale)
 
 
 def add_rician_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
