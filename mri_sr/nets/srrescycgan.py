@@ -196,13 +196,16 @@ class SRResDNet(nn.Module):
             lr: (B, C, h, w) float in [0, 1].
 
         Returns:
-            (B, C, h*scale, w*scale) float in [0, 1].
+            (B, C, h*scale, w*scale) float; clipped to [0, 1] in eval mode. In training mode the
+            output is not clipped: a clip there zeroes the gradient of every saturated pixel,
+            and a network that saturates early (large learning rates) never recovers.
         """
         up = self.upsample(lr)
         residual = self.model(up)
         if self.projection:
             residual = project_l2_ball(residual, estimate_noise_std(up), self.alpha)
-        return torch.clamp(up - residual, 0.0, 1.0)
+        out = up - residual
+        return out if self.training else torch.clamp(out, 0.0, 1.0)
 
 
 class DegradationNet(nn.Module):

@@ -15,9 +15,15 @@ from mri_sr.nets.srrescycgan import ZeroMeanConv2d, estimate_noise_std, project_
 def test_srresdnet_output_shape_and_range(in_channels, scale):
     net = SRResDNet(in_channels=in_channels, num_feat=8, num_block=1, scale=scale)
     assert (net.scale, net.in_channels) == (scale, in_channels)
-    out = net(torch.rand(2, in_channels, 6, 9))
+    lr = torch.rand(2, in_channels, 6, 9)
+    out = net.eval()(lr)
     assert out.shape == (2, in_channels, 6 * scale, 9 * scale)
     assert out.min() >= 0.0 and out.max() <= 1.0
+    # training mode: not clipped, so saturated pixels keep their gradient
+    free = SRResDNet(in_channels=in_channels, num_feat=8, num_block=1, scale=scale, projection=False)
+    with torch.no_grad():
+        free.model.conv_out.bias.fill_(-5.0)  # residual ~ -5: up - residual far above 1
+    assert free.train()(lr).max() > 1.0 and free.eval()(lr).max() <= 1.0
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
