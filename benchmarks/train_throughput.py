@@ -23,7 +23,8 @@ import torch
 from mri_sr.config import load_config
 from mri_sr.data.resize import imresize_torch
 from mri_sr.io import load_volume
-from mri_sr.train.device import Distributed, Precision, pick_device
+from mri_sr.device import pick_device
+from mri_sr.train.device import Distributed, Precision
 from mri_sr.train.engine import torch_device_name
 from mri_sr.train.plan import resolve_models
 from mri_sr.train.setup import build_setup, wrap_networks

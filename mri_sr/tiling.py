@@ -3,13 +3,14 @@
 A slice too large for the device's memory is cut into square LR tiles of ``tile`` pixels that
 overlap their neighbours by at least ``overlap`` pixels; the last tile along each axis is aligned
 to the image edge, so every tile is whole. Each tile is upscaled on its own and the SR tiles are
-blended: along each axis a tile's weight rises linearly over its first ``overlap * scale`` HR
-pixels and falls over its last ones wherever it has a neighbour (never at the image border), the
-2D weight is the outer product, and the blended image is the weighted sum divided by the summed
-weights. Where two neighbours overlap by exactly ``overlap`` LR pixels their ramps sum to 1; where
-they overlap more (the edge-aligned last tile) the sum is normalised. The ramp down-weights the
-tile borders, where zero padding makes a convolutional network's output least reliable; an
-overlap of about the network's receptive-field radius (in LR pixels) hides the seams.
+blended. Along each axis, wherever a tile has a neighbour (never at the image border), its weight
+over the ``R = overlap * scale`` HR pixels next to that edge is 0 for the outer quarter of ``R``,
+then rises linearly to 1 over the middle half; the 2D weight is the outer product, and the
+blended image is the weighted sum divided by the summed weights. Where two neighbours overlap by
+exactly ``overlap`` LR pixels their weights sum to 1. A convolutional network's output is least
+reliable next to a tile edge (zero padding there replaces real neighbours); the zero margin drops
+those pixels entirely, so tiling is exact when ``overlap / 4`` is at least the network's
+receptive-field radius in LR pixels, and the ramp hides what remains of the seams otherwise.
 
 :func:`run_adaptive` runs a batch under a :class:`RunPlan` and, on an out-of-memory error,
 halves the batch and then tiles the slice (halving the tile) until it fits.
@@ -57,18 +58,23 @@ def ramp_weights(size: int, ramp: int, rise: bool, fall: bool, device: torch.dev
 
     Args:
         size: tile length in HR pixels.
-        ramp: ramp length in HR pixels (``overlap * scale``).
-        rise: ramp up at the start (the tile has a neighbour before it).
-        fall: ramp down at the end (the tile has a neighbour after it).
+        ramp: blending length ``R`` in HR pixels (``overlap * scale``).
+        rise: blend at the start (the tile has a neighbour before it).
+        fall: blend at the end (the tile has a neighbour after it).
         device: where to create the tensor.
 
     Returns:
-        (size,) float32 in (0, 1]: ``(k + 0.5) / ramp`` over the ramps, 1 elsewhere.
+        (size,) float32 in [0, 1]: over the ``R`` pixels at a blended edge, 0 on the outer
+        ``R // 4``, then ``(k + 0.5) / L`` over the next ``L = R - 2 * (R // 4)``, 1 elsewhere.
     """
     weights = torch.ones(size, dtype=torch.float32, device=device)
     ramp = min(ramp, size)
     if ramp > 0:
-        up = (torch.arange(ramp, dtype=torch.float32, device=device) + 0.5) / ramp
+        margin = ramp // 4
+        length = ramp - 2 * margin
+        up = torch.zeros(ramp, dtype=torch.float32, device=device)
+        up[margin:margin + length] = (torch.arange(length, dtype=torch.float32, device=device) + 0.5) / length
+        up[margin + length:] = 1.0
         if rise:
             weights[:ramp] = torch.minimum(weights[:ramp], up)
         if fall:

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_default_config_file_is_valid_and_complete():
     config = load_config(REPO / "configs" / "default.yaml")
     assert config["scales"] and config["data"]["sources"][0]["path"] == "builtin:mni152"
-    assert config["data"]["degradation"]["kind"] == "bicubic"
+    assert config["data"]["degradation"]["kind"] == "kspace" and config["data"]["degradation"]["noise_sigma"] > 0
 
 
 @pytest.mark.parametrize("config,key", [

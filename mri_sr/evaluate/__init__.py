@@ -20,7 +20,7 @@ from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
 from mri_sr.evaluate.mri import evaluate_mri, is_prepared
 from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
 from mri_sr.fsutil import atomic_path
-from mri_sr.train.device import pick_device
+from mri_sr.device import pick_device
 
 log = logging.getLogger(__name__)
 

@@ -9,19 +9,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from mri_sr.errors import MriSrError
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> the local CUDA device when present (per LOCAL_RANK under torchrun), else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise MriSrError(f"--device {name}: CUDA is not available on this machine")
-        if name == "cuda":
-            name = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    return torch.device(name)
 
 
 @dataclass

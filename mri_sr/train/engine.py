@@ -23,7 +23,8 @@ from mri_sr.checkpoint import load_checkpoint, save_checkpoint
 from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
 from mri_sr.errors import MriSrError
-from mri_sr.train.device import Precision, barrier, init_distributed, pick_device, sync_buffers
+from mri_sr.device import pick_device
+from mri_sr.train.device import Precision, barrier, init_distributed, sync_buffers
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.setup import build_setup, wrap_networks
 from mri_sr.train.steps import STEPS, Trainer

@@ -4,7 +4,6 @@ import csv
 import hashlib
 
 import numpy as np
-import pytest
 
 from mri_sr.config import validate_config
 from mri_sr.data.prepare import prepare
