@@ -11,7 +11,9 @@ from mri_sr.errors import MriSrError
 from mri_sr.fsutil import atomic_path
 
 # Keys under which a checkpoint dict may hold the generator: this package's, then BasicSR's.
-_GENERATOR_KEYS = ("net_g", "params_ema", "params")
+# Where a checkpoint keeps its generator: mri-sr checkpoints under nets.net_g, BasicSR releases
+# under params_ema / params; a plain state dict has none.
+_GENERATOR_KEYS = (("nets", "net_g"), ("net_g",), ("params_ema",), ("params",))
 
 
 def _first_mismatch(psnr: dict, gan: dict) -> str | None:
@@ -64,8 +66,8 @@ def interpolate_state_dicts(psnr: dict, gan: dict, alpha: float) -> dict:
     return out
 
 
-def _load(path: Path) -> tuple[dict, str | None]:
-    """Read a ``.pt`` file; return (the file's dict, the generator key or None for a plain state dict)."""
+def _load(path: Path) -> tuple[dict, tuple[str, ...] | None]:
+    """Read a ``.pt`` file; return (the file's dict, the generator's key path or None for a plain state dict)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -74,12 +76,25 @@ def _load(path: Path) -> tuple[dict, str | None]:
         raise MriSrError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
     if not isinstance(obj, dict):
         raise MriSrError(f"{path}: expected a state dict or a checkpoint dict, found {type(obj).__name__}")
-    for key in _GENERATOR_KEYS:
-        if isinstance(obj.get(key), dict):
-            return obj, key
+    for keys in _GENERATOR_KEYS:
+        if isinstance(_get(obj, keys), dict):
+            return obj, keys
     if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return obj, None
     raise MriSrError(f"{path}: neither a state dict of tensors nor a checkpoint with a 'net_g' entry")
+
+
+def _get(obj: dict, keys: tuple[str, ...]):
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _replaced(obj: dict, keys: tuple[str, ...], value: dict) -> dict:
+    """A copy of ``obj`` with the entry at ``keys`` replaced (nested dicts copied, not mutated)."""
+    out = dict(obj)
+    out[keys[0]] = value if len(keys) == 1 else _replaced(obj[keys[0]], keys[1:], value)
+    return out
 
 
 def interpolate_checkpoints(
@@ -87,8 +102,8 @@ def interpolate_checkpoints(
 ) -> None:
     """Write the interpolation of two generator weight files.
 
-    Each input is a plain state dict or a checkpoint dict holding the generator under ``"net_g"``
-    (BasicSR's ``"params_ema"`` / ``"params"`` are read too). When the GAN file is a checkpoint, the
+    Each input is a plain state dict or a checkpoint dict holding the generator: an mri-sr
+    checkpoint (``nets.net_g``), ``"net_g"``, or BasicSR's ``"params_ema"`` / ``"params"``. When the GAN file is a checkpoint, the
     output is that checkpoint with its generator replaced and ``"interpolation": {"alpha", "psnr",
     "gan"}`` added; otherwise a plain state dict. Nothing is written when a check fails, and the
     output appears atomically.
@@ -110,15 +125,14 @@ def interpolate_checkpoints(
         raise MriSrError(f"{out_path}: {exc}") from None
     psnr_obj, psnr_key = _load(psnr_path)
     gan_obj, gan_key = _load(gan_path)
-    psnr_state = psnr_obj[psnr_key] if psnr_key else psnr_obj
-    gan_state = gan_obj[gan_key] if gan_key else gan_obj
+    psnr_state = _get(psnr_obj, psnr_key) if psnr_key else psnr_obj
+    gan_state = _get(gan_obj, gan_key) if gan_key else gan_obj
     mismatch = _first_mismatch(psnr_state, gan_state)
     if mismatch:
         raise MriSrError(f"{psnr_path} vs {gan_path}: different networks, {mismatch}")
     state = interpolate_state_dicts(psnr_state, gan_state, alpha)
     if gan_key:
-        result = dict(gan_obj)
-        result[gan_key] = state
+        result = _replaced(gan_obj, gan_key, state)
         result["interpolation"] = {"alpha": float(alpha), "psnr": str(psnr_path), "gan": str(gan_path)}
     else:
         result = state

@@ -63,3 +63,19 @@ def test_online_degradation_trains(prepared, micro_config, tmp_path):
         name="online")
     train(config, prepared, tmp_path / "run", device="cpu")
     assert (tmp_path / "run" / "final.pt").is_file()
+
+
+def test_interpolation_of_engine_checkpoints_loads_as_a_generator(prepared, micro_config, tmp_path, cli):
+    psnr = validate_model_config(micro_config("psnr", iterations=2), name="psnr")
+    gan = validate_model_config(micro_config("psnr", iterations=4), name="gan")
+    train(psnr, prepared, tmp_path / "psnr", device="cpu")
+    train(gan, prepared, tmp_path / "gan", device="cpu")
+    code, _, err = cli("interpolate", "--alpha", "0.25", tmp_path / "psnr" / "final.pt",
+                       tmp_path / "gan" / "final.pt", tmp_path / "interp" / "final.pt")
+    assert code == 0, err
+    net, checkpoint = load_generator(tmp_path / "interp" / "final.pt")
+    a = load_checkpoint(tmp_path / "psnr" / "final.pt")["nets"]["net_g"]
+    b = load_checkpoint(tmp_path / "gan" / "final.pt")["nets"]["net_g"]
+    key = "conv_first.weight"
+    torch.testing.assert_close(checkpoint["nets"]["net_g"][key], 0.75 * a[key] + 0.25 * b[key])
+    assert checkpoint["interpolation"]["alpha"] == 0.25 and checkpoint["scale"] == 2
