@@ -71,16 +71,24 @@ def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str
     return config
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file, validate it and fill defaults."""
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content ({} when empty).
+
+    Raises:
+        MriSrError: unreadable file or invalid YAML, naming the file.
+    """
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise MriSrError(f"{path}: cannot read config ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise MriSrError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return validate_config(config, name=str(path))
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file, validate it and fill defaults."""
+    return validate_config(read_yaml(path), name=str(path))
 
 
 def write_section(config: dict[str, Any], keys: list[str] | None, path: str | Path) -> str:

@@ -9,8 +9,7 @@ from typing import Any
 
 import yaml
 
-from mri_sr.config import make_validator, raise_first_error
-from mri_sr.errors import MriSrError
+from mri_sr.config import make_validator, raise_first_error, read_yaml
 
 _VALIDATOR = make_validator(yaml.safe_load(resources.files("mri_sr.train").joinpath("model.schema.yaml").read_text()))
 
@@ -36,13 +35,7 @@ def validate_model_config(config: dict[str, Any], *, name: str) -> dict[str, Any
 
 def load_model_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read ``path``, merge ``overrides`` (e.g. the workflow's laptop budgets) and validate."""
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise MriSrError(f"{path}: cannot read model config ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise MriSrError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    config = read_yaml(path)
     if overrides:
         config = deep_merge(config, overrides)
     return validate_model_config(config, name=str(path))
