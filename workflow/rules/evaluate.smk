@@ -38,7 +38,7 @@ rule report:
     log:
         "logs/report.log",
     benchmark:
-        "benchmarks/report.tsv"
+        "benchmarks/report/report.tsv"
     conda:
         "../envs/mri-sr.yaml"
     shell:
