@@ -186,7 +186,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
                 save_checkpoint(_generator_payload(config, specs, raw_nets, prepared, iteration), out_dir / "best.pt")
         if ddp.is_main and (iteration % config["checkpoint_every"] == 0 or iteration == iterations):
             save_state(last, iteration)
-        barrier(ddp) if iteration % config["checkpoint_every"] == 0 else None
+        if iteration % config["checkpoint_every"] == 0:
+            barrier(ddp)
     bar.close()
     runlog.close()
     sync_buffers(ddp, raw_nets)
