@@ -1,13 +1,15 @@
-"""Training throughput per model on the current device: eager fp32 against the fast path.
+"""Training throughput per model on the current device: fp32 against ``precision: auto``.
 
-Both modes run side by side in one process on the same batches (real MNI template patches).
-The fast path is bf16/fp16 autocast + channels_last on CUDA (plus torch.compile with
---compile); on CPU it is channels_last (plus torch.compile with --compile).
+Both modes run side by side in one process on the same batches (real MNI template patches),
+alternating repeats so that a busy machine slows both alike. ``auto`` is bf16 autocast on CPUs
+with avx512_bf16/AMX and on CUDA with bf16 (fp16 + grad scaling on older CUDA), fp32 elsewhere;
+channels_last on CUDA as configured (plus torch.compile with --compile).
 
     python benchmarks/train_throughput.py                      # laptop budgets of configs/default.yaml
     python benchmarks/train_throughput.py --paper --compile    # full-size paper networks
 
-Prints JSON: device, torch version, threads, and per model and mode iterations/s, images/s.
+Prints JSON: device, CPU flags, torch version, threads, and per model and mode iterations/s,
+images/s, and the speed-up of auto over fp32.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import torch
 
 from mri_sr.config import load_config
 from mri_sr.data.resize import imresize_torch
+from mri_sr.device import Precision, cpu_supports_bf16, device_name, pick_device
 from mri_sr.io import load_volume
-from mri_sr.device import pick_device
-from mri_sr.train.device import Distributed, Precision
-from mri_sr.train.engine import torch_device_name
 from mri_sr.train.plan import resolve_models
-from mri_sr.train.setup import build_setup, wrap_networks
-from mri_sr.train.steps import STEPS, Trainer
+from mri_sr.train.steps import STEPS
+from mri_sr.train.trainer import Trainer
 
 
 def batches(n: int, batch_size: int, lr_patch: int, scale: int, device: torch.device, seed: int = 0):
@@ -50,35 +50,48 @@ def batches(n: int, batch_size: int, lr_patch: int, scale: int, device: torch.de
     return out
 
 
-def measure(config: dict, scale: int, device: torch.device, fast: bool, compile_: bool, data, warmup: int) -> dict:
+def build(config: dict, scale: int, device: torch.device, mode: str, compile_: bool) -> Trainer:
     config = copy.deepcopy(config)
-    config["device"].update(amp=fast, channels_last=fast, compile=fast and compile_)
+    config["device"]["compile"] = compile_
     torch.manual_seed(0)
-    setup = build_setup(config, scale, device)
-    precision = Precision(device, config["device"]["amp"])
-    trainer = Trainer(wrap_networks(setup.nets, config, Distributed(), device), setup.losses,
-                      dict(config["losses"]["weights"]), setup.opt_g, setup.opt_d, precision)
-    step = STEPS[config["method"]]
-    memory_format = torch.channels_last if fast else torch.contiguous_format
+    return Trainer(config, scale, Precision.choose(device, mode))
 
-    def run(lr, hr):
-        step(trainer, lr.contiguous(memory_format=memory_format), hr.contiguous(memory_format=memory_format))
 
-    for lr, hr in data[:warmup]:
-        run(lr, hr)
+def run_steps(trainer: Trainer, step, data) -> float:
+    """Seconds for one step per batch of ``data`` (synchronised on CUDA)."""
+    device = trainer.precision.device
+    memory_format = torch.channels_last if trainer.channels_last else torch.contiguous_format
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    for lr, hr in data[warmup:]:
-        run(lr, hr)
+    for lr, hr in data:
+        step(trainer, lr.contiguous(memory_format=memory_format), hr.contiguous(memory_format=memory_format))
+        trainer.end_iteration()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
-    iterations = len(data) - warmup
-    return {"mode": "fast" if fast else "eager_fp32", "iterations_per_s": round(iterations / seconds, 3),
-            "images_per_s": round(iterations * config["train"]["batch_size"] / seconds, 2),
-            "autocast": precision.active and str(precision.dtype).replace("torch.", ""),
-            "channels_last": config["device"]["channels_last"], "compile": config["device"]["compile"]}
+    return time.perf_counter() - start
+
+
+def measure(config: dict, scale: int, device: torch.device, compile_: bool, data, warmup: int,
+            repeats: int) -> list[dict]:
+    """fp32 and auto on the same batches: warm-up, then ``repeats`` alternating timed rounds."""
+    trainers = {mode: build(config, scale, device, mode, compile_) for mode in ("fp32", "auto")}
+    step = STEPS[config["method"]]
+    for trainer in trainers.values():
+        run_steps(trainer, step, data[:warmup])
+    seconds = {mode: [] for mode in trainers}
+    for _ in range(repeats):
+        for mode, trainer in trainers.items():
+            seconds[mode].append(run_steps(trainer, step, data[warmup:]))
+    iterations, results = len(data) - warmup, []
+    for mode, trainer in trainers.items():
+        best = min(seconds[mode])
+        results.append({"mode": mode, "precision": trainer.precision.mode,
+                        "iterations_per_s": round(iterations / best, 3),
+                        "images_per_s": round(iterations * config["train"]["batch_size"] / best, 2),
+                        "channels_last": trainer.channels_last, "compile": compile_})
+    results[1]["speedup_over_fp32"] = round(results[1]["iterations_per_s"] / results[0]["iterations_per_s"], 3)
+    return results
 
 
 def main() -> None:
@@ -89,6 +102,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timed rounds per mode (best kept)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast path")
     args = parser.parse_args()
@@ -105,10 +119,11 @@ def main() -> None:
             continue
         tc = model["train"]
         data = batches(args.warmup + args.iterations, tc["batch_size"], tc["lr_patch_size"], args.scale, device)
-        for fast in (False, True):
+        for result in measure(model, args.scale, device, args.compile, data, args.warmup, args.repeats):
             results.append({"model": name, "batch_size": tc["batch_size"], "lr_patch_size": tc["lr_patch_size"],
-                            **measure(model, args.scale, device, fast, args.compile, data, args.warmup)})
-    print(json.dumps({"device": torch_device_name(device), "torch": torch.__version__, "scale": args.scale,
+                            **result})
+    print(json.dumps({"device": device_name(device), "cpu_bf16": cpu_supports_bf16(), "torch": torch.__version__,
+                      "scale": args.scale,
                       "paper_networks": args.paper, "results": results}, indent=2))
 
 

@@ -1,16 +1,18 @@
-"""Throughput of volume upscaling: the batched fast path against a naive per-slice fp32 loop.
+"""Throughput of volume upscaling: a naive per-slice fp32 loop, the package's path in fp32, and
+the package's path with ``precision: auto`` (bf16 where the CPU or GPU has it).
 
-Both paths run the same SRResNet x2 (same weights, eval mode) on the same MNI152 template crop,
+All paths run the same SRResNet x2 (same weights, eval mode) on the same MNI152 template crop,
 normalised the same way, on the current device; the script prints one JSON object::
 
-    {"device", "threads", "torch", "network": {...}, "volume": {...},
+    {"device", "cpu_bf16", "threads", "torch", "network": {...}, "volume": {...},
      "naive": {"seconds_per_volume", "slices_per_second", "peak_memory_mb"},
-     "fast":  {...}, "speedup", "max_abs_difference"}
+     "fp32": {...}, "auto": {..., "precision"}, "speedup" (fp32 over naive),
+     "auto_speedup_over_fp32", "max_abs_difference" (fp32 vs naive), "auto_vs_fp32_psnr_db"}
 
 The naive loop is what one writes first: per slice, NumPy normalisation, a (1, 1, h, w) tensor,
-``torch.no_grad()``, NCHW layout, ``.numpy()`` back. The fast path is
-:func:`mri_sr.upscale.upscale_volume`: batches, ``torch.inference_mode``, channels-last layout
-(and autocast on CUDA). Timings are the median of ``--repeats`` alternating runs after one
+``torch.no_grad()``, NCHW layout, ``.numpy()`` back. The package's path is
+:func:`mri_sr.upscale.upscale_volume` through :class:`mri_sr.inference.Inference`: batches,
+``torch.inference_mode``, channels-last layout, and the precision's autocast. Timings are the median of ``--repeats`` alternating runs after one
 warm-up run of each, so that a busy machine slows both alike. Peak memory: on CUDA
 ``torch.cuda.max_memory_allocated`` above what was allocated before; on CPU the peak growth of
 the resident set of a fresh child process running the path once after loading its inputs
@@ -46,10 +48,13 @@ import torch
 
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.resize import imresize
+from mri_sr.device import Precision, cpu_supports_bf16, pick_device
+from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume
 from mri_sr.nets import build_network
-from mri_sr.device import pick_device
 from mri_sr.upscale import upscale_volume
+
+PATHS = ("naive", "fp32", "auto")
 
 PERCENTILES = (0.5, 99.5)
 
@@ -83,19 +88,22 @@ def naive(volume: Volume, net: torch.nn.Module, device: torch.device) -> np.ndar
     return out
 
 
-def fast(volume: Volume, net: torch.nn.Module, device: torch.device, batch_size: int) -> np.ndarray:
-    """The package's path."""
-    result = upscale_volume(volume, net, percentiles=PERCENTILES, axis=2, batch_size=batch_size,
-                            device=device, progress=False)
-    return result.data
+def package(volume: Volume, net: torch.nn.Module, device: torch.device, batch_size: int, mode: str) -> np.ndarray:
+    """The package's path in precision ``mode``."""
+    inference = Inference(net, Precision(device, mode), batch_size=batch_size, name="benchmark")
+    return upscale_volume(volume, inference, percentiles=PERCENTILES, axis=2, batch_size=batch_size,
+                          progress=False).data
 
 
 def run_path(name: str, volume: Volume, net: torch.nn.Module, device: torch.device, batch_size: int) -> np.ndarray:
+    if name == "naive":
+        out = naive(volume, net, device)
+    else:
+        mode = Precision.choose(device, name).mode
+        out = package(volume, net, device, batch_size, mode)
     if device.type == "cuda":
-        out = naive(volume, net, device) if name == "naive" else fast(volume, net, device, batch_size)
         torch.cuda.synchronize(device)
-        return out
-    return naive(volume, net, device) if name == "naive" else fast(volume, net, device, batch_size)
+    return out
 
 
 def _rss_mb() -> float:
@@ -162,8 +170,8 @@ def main(argv: list[str] | None = None) -> dict:
     device = pick_device(args.device)
     volume, net = make_inputs(args)
 
-    outputs = {name: run_path(name, volume, net, device, args.batch_size) for name in ("naive", "fast")}  # warm-up
-    seconds: dict[str, list[float]] = {"naive": [], "fast": []}
+    outputs = {name: run_path(name, volume, net, device, args.batch_size) for name in PATHS}  # warm-up
+    seconds: dict[str, list[float]] = {name: [] for name in PATHS}
     for _ in range(args.repeats):
         for name in seconds:
             start = time.perf_counter()
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     count = volume.data.shape[2]
     report = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "cpu_bf16": cpu_supports_bf16(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "network": {"type": "srresnet", "scale": 2, "num_feat": args.num_feat, "num_block": args.num_block,
@@ -185,8 +194,13 @@ def main(argv: list[str] | None = None) -> dict:
         report[name] = {"seconds_per_volume": round(median, 4), "slices_per_second": round(count / median, 3),
                         "seconds_all_runs": [round(t, 4) for t in times],
                         "peak_memory_mb": round(peak_memory_mb(args, name, volume, net, device), 1)}
-    report["speedup"] = round(report["fast"]["slices_per_second"] / report["naive"]["slices_per_second"], 3)
-    report["max_abs_difference"] = float(np.abs(outputs["fast"] - outputs["naive"]).max())
+    report["auto"]["precision"] = Precision.choose(device, "auto").mode
+    report["speedup"] = round(report["fp32"]["slices_per_second"] / report["naive"]["slices_per_second"], 3)
+    report["auto_speedup_over_fp32"] = round(report["auto"]["slices_per_second"] / report["fp32"]["slices_per_second"], 3)
+    report["max_abs_difference"] = float(np.abs(outputs["fp32"] - outputs["naive"]).max())
+    peak = float(np.percentile(outputs["fp32"], 99.5))  # the 99.5th percentile, as prepare's normalisation
+    mse = float(np.mean((outputs["auto"].astype(np.float64) - outputs["fp32"]) ** 2))
+    report["auto_vs_fp32_psnr_db"] = round(10 * np.log10(peak**2 / mse), 2) if mse > 0 else float("inf")
     print(json.dumps(report, indent=2))
     return report
 

@@ -10,7 +10,10 @@ import sys
 import numpy as np
 
 from mri_sr import __version__
+from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError
+
+PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -48,7 +51,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from mri_sr.train import load_model_config, train
 
-    train(load_model_config(args.config), args.data, args.out, init=args.init, device=args.device)
+    train(load_model_config(args.config), args.data, args.out, init=args.init, device=args.device,
+          precision=args.precision)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -61,7 +65,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mri_sr.evaluate import evaluate
 
     evaluate(method=args.method, dataset=args.dataset, scale=args.scale, out=args.out,
-             name=args.name, device=args.device, mask=args.mask, images_dir=args.images)
+             name=args.name, device=args.device, precision=args.precision, mask=args.mask, images_dir=args.images)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -72,10 +76,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def cmd_upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
+    from mri_sr.upscale_options import UpscaleOptions
 
-    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, scale=args.scale, axis=args.axis,
-                 batch_size=args.batch_size, tile=args.tile, overlap=args.overlap, device=args.device,
-                 volume=args.volume, series=args.series, fuse_orthogonal=args.fuse_orthogonal)
+    options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
+                             overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
+                             series=args.series, fuse_orthogonal=args.fuse_orthogonal)
+    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, final.pt")
     p.add_argument("--init", help="checkpoint whose generator initialises net_g (pre-training stage)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", choices=PRECISIONS, help="autocast precision (default: the config's device.precision)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("interpolate", help="ESRGAN network interpolation (1-alpha)*PSNR + alpha*GAN")
@@ -118,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="metrics JSON")
     p.add_argument("--name", help="method name in the JSON (default: from --method)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--mask", action="store_true", help="MRI: also report metrics inside a foreground mask")
     p.add_argument("--images", help="folder to save SR images for the report's comparison panels")
     p.set_defaults(func=cmd_evaluate)
@@ -129,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="HTML file; the CSV goes beside it")
     p.set_defaults(func=cmd_report)
 
+    _add_upscale(sub)
+    return parser
+
+
+def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
     p.add_argument("output", help="output .nii or .nii.gz")
@@ -141,12 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, help="LR tile size for slices too large for memory")
     p.add_argument("--overlap", type=int, default=8, help="LR pixels of overlap between tiles")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--volume", type=int, help="time point of a 4D scan (0-based)")
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
     p.set_defaults(func=cmd_upscale)
-    return parser
 
 
 def cap_threads() -> None:

@@ -13,8 +13,13 @@ from mri_sr.errors import MriSrError
 
 
 def schema() -> dict[str, Any]:
-    """The configuration JSON schema (``mri_sr/config.schema.yaml``)."""
-    return yaml.safe_load(resources.files("mri_sr").joinpath("config.schema.yaml").read_text())
+    """The configuration JSON schema (``mri_sr/config.schema.yaml``), with the classical
+    methods filled in from :data:`mri_sr.data.resize.CLASSICAL`."""
+    from mri_sr.data.resize import CLASSICAL
+
+    loaded = yaml.safe_load(resources.files("mri_sr").joinpath("config.schema.yaml").read_text())
+    loaded["properties"]["evaluation"]["properties"]["baselines"]["items"]["enum"] = list(CLASSICAL)
+    return loaded
 
 
 def _with_defaults(cls):
@@ -47,9 +52,8 @@ def raise_first_error(validator: jsonschema.protocols.Validator, config: Any, na
     """
     if not isinstance(config, dict):
         raise MriSrError(f"{name}: the configuration must be a mapping of keys to values")
-    # Defaults are filled in while validating; nested defaults need a second pass.
-    for _ in range(2):
-        errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    # Defaults are filled in while validating, parents before their children.
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path)
@@ -82,6 +86,8 @@ def read_yaml(path: str | Path) -> Any:
         return yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise MriSrError(f"{path}: cannot read config ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise MriSrError(f"{path}: not a text file (a YAML config was expected)") from None
     except yaml.YAMLError as exc:
         raise MriSrError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
 

@@ -23,7 +23,9 @@ from mri_sr.data.prepare import prepare
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.metrics import psnr
 from mri_sr.nets import build_network
-from mri_sr.upscale import bicubic, default_axis, upscale_volume, upscale_volume_orthogonal, upscaled_affine
+from mri_sr.geometry import default_axis, upscaled_affine
+from mri_sr.upscale import bicubic, load_upscaler, upscale_volume, upscale_volume_orthogonal
+from mri_sr.upscale_options import UpscaleOptions
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SCALE = 2
@@ -131,7 +133,7 @@ def test_dicom_mprage_folder_keeps_orientation_and_field_of_view(cli, shared_dat
 
 def test_fuse_orthogonal_upscales_all_three_axes(mni, tmp_path):
     crop = Volume(np.ascontiguousarray(mni.data[70:102, 90:122, 70:94]), mni.affine.copy(), "crop")
-    out = upscale_volume_orthogonal(crop, bicubic(2), scale=2, device="cpu", progress=False)
+    out = upscale_volume_orthogonal(crop, bicubic(2), scale=2, progress=False)
     save_nifti(out, tmp_path / "fused.nii.gz")
     assert_same_place(tmp_path / "fused.nii.gz", crop, (2, 2, 2))
     # With bicubic in both passes each pass is the separable tricubic resize, so their mean is too:
@@ -209,9 +211,8 @@ def degraded_copy(hr: Volume, norm: Normalisation) -> Volume:
 def test_trained_checkpoint_beats_bicubic_on_a_held_out_slab(trained):
     hr, norm = trained["hr"], trained["norm"]
     lr = degraded_copy(hr, norm)
-    net = upscale_volume(lr, build_and_load(trained["checkpoint"]), axis=2, percentiles=(0.5, 99.5),
-                         device="cpu", progress=False)
-    cubic = upscale_volume(lr, bicubic(SCALE), scale=SCALE, axis=2, device="cpu", progress=False)
+    net = upscale_volume(lr, build_and_load(trained["checkpoint"]), axis=2, percentiles=(0.5, 99.5), progress=False)
+    cubic = upscale_volume(lr, bicubic(SCALE), scale=SCALE, axis=2, progress=False)
     # Back on the HR grid: same shape, and the affine the HR crop had.
     assert net.data.shape == hr.data.shape
     np.testing.assert_allclose(net.affine, hr.affine, atol=1e-6)
@@ -226,12 +227,10 @@ def test_trained_checkpoint_beats_bicubic_on_a_held_out_slab(trained):
     assert abs(np.median(net.data[mask]) / np.median(hr.data[mask]) - 1) < 0.05
 
 
-def build_and_load(path: Path) -> torch.nn.Module:
-    from mri_sr.upscale import load_upscaler
-
-    net, percentiles = load_upscaler(path, torch.device("cpu"))
+def build_and_load(path: Path, device: str = "cpu", precision: str = "fp32"):
+    inference, percentiles = load_upscaler(path, UpscaleOptions(device=device, precision=precision))
     assert percentiles == (0.5, 99.5)
-    return net
+    return inference
 
 
 def test_intensities_beyond_the_percentiles_keep_their_scanner_values(trained):
@@ -239,7 +238,7 @@ def test_intensities_beyond_the_percentiles_keep_their_scanner_values(trained):
     data = hr.data[:, :, 27:33].copy()
     data[60:62, 60:62, 3] = 5000.0  # a tiny, very bright spot (e.g. a vessel or a marker)
     out = upscale_volume(Volume(data, hr.affine, "spot"), build_and_load(trained["checkpoint"]),
-                         percentiles=(0.5, 99.5), axis=2, device="cpu", progress=False)
+                         percentiles=(0.5, 99.5), axis=2, progress=False)
     # Clipped for the network like training, the excess is upscaled by bicubic and added back.
     assert out.data[:, :, 3].max() > 4000.0
     assert out.data[:, :, 2].max() < 300.0  # chris_t1 is 8-bit: other slices stay below 255 + overshoot
@@ -265,8 +264,8 @@ def test_cli_with_checkpoint_on_a_4d_dicom_epi(cli, trained, shared_data, tmp_pa
 def test_cuda_autocast_agrees_with_cpu(trained):
     hr, norm = trained["hr"], trained["norm"]
     lr = degraded_copy(hr, norm)
-    outputs = {device: upscale_volume(lr, build_and_load(trained["checkpoint"]), axis=2, percentiles=(0.5, 99.5),
-                                      device=device, progress=False).data for device in ("cpu", "cuda")}
+    outputs = {device: upscale_volume(lr, build_and_load(trained["checkpoint"], device, "auto"), axis=2,
+                                      percentiles=(0.5, 99.5), progress=False).data for device in ("cpu", "cuda")}
     # bf16/fp16 autocast keeps about 3 significant digits: far below the model's own error.
     data_range = float(hr.data.max() - hr.data.min())
     assert psnr(outputs["cuda"][:, :, 30], outputs["cpu"][:, :, 30], data_range) > 40

@@ -12,10 +12,8 @@ from monai.data import set_track_meta
 from monai.transforms import Compose, MapTransform, Randomizable, RandFlipd, RandRotate90d
 from torch.utils.data import Dataset
 
+from mri_sr.data.split import SPLITS
 from mri_sr.errors import MriSrError
-
-SPLITS = ("train", "val", "test")
-
 
 def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
     """Read one split of a prepared folder into memory.
@@ -27,6 +25,8 @@ def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
     Raises:
         MriSrError: no manifest, or the split is empty.
     """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     data_dir = Path(data_dir)
     manifest = data_dir / "manifest.csv"
     if not manifest.is_file():

@@ -15,7 +15,7 @@ import numpy as np
 
 from mri_sr.data.degrade import Degradation
 from mri_sr.data.normalize import fit_percentiles
-from mri_sr.data.split import split_slabs, split_subjects
+from mri_sr.data.split import SPLITS, split_slabs, split_subjects
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
@@ -114,7 +114,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
             labels = [by_subject[subject]] * len(indices) if by_subject else \
                 split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
             subject_seed = zlib.crc32(subject.encode())
-            for split in ("train", "val", "test"):
+            for split in SPLITS:
                 members = [i for i, label in enumerate(labels) if label == split]
                 if not members:
                     continue

@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+# The classical (non-learned) upscaling methods, in the order reports list them.
+CLASSICAL = ("nearest", "bicubic", "lanczos")
 _KERNEL_WIDTH = 4.0  # support of the cubic kernel in input pixels, before antialias stretching
 
 

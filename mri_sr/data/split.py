@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SPLITS = ("train", "val", "test")
+
 
 def split_subjects(subjects: list[str], val: float, test: float, seed: int) -> dict[str, str]:
     """Assign whole subjects to splits (needs at least 3 subjects).

@@ -16,17 +16,18 @@ from typing import Any
 
 from mri_sr import __version__
 from mri_sr.errors import MriSrError
-from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
+from mri_sr.data.resize import CLASSICAL
+from mri_sr.device import Precision, pick_device
+from mri_sr.evaluate.methods import SRMethod, load_method
 from mri_sr.evaluate.mri import evaluate_mri, is_prepared
 from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
 from mri_sr.fsutil import atomic_path
-from mri_sr.device import pick_device
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | None = None, device: str = "auto",
-             mask: bool = False, images_dir: str | None = None) -> dict[str, Any]:
+             precision: str = "auto", mask: bool = False, images_dir: str | None = None) -> dict[str, Any]:
     """Evaluate one SR method on one dataset and write the metrics JSON atomically.
 
     Args:
@@ -37,13 +38,15 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         out: metrics JSON path.
         name: method name in the JSON (default: the classical method, or the checkpoint's model).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for a generator.
+        precision: autocast of a generator (``auto``, ``fp32``, ``bf16``, ``fp16``; see
+            :mod:`mri_sr.device`); metrics are computed in fp32 either way.
         mask: MRI only: also report metrics inside the foreground mask (``masked``).
         images_dir: folder for a few LR / SR / HR example images and ``index.json``.
 
     Returns:
         The metrics written: ``method``, ``dataset``, ``scale``, ``kind`` (``mri`` | ``natural``),
         ``psnr``, ``ssim``, ``lr_consistency_psnr`` (means over images, dB / unitless), their
-        ``_std``, ``images`` (per image: ``name``, ``psnr``, ``ssim``, ``lr_consistency_psnr``),
+        ``_std``, ``precision`` (of a generator; ``fp32`` for classical methods), ``images`` (per image: ``name``, ``psnr``, ``ssim``, ``lr_consistency_psnr``),
         MRI extras (``volumes``, ``volume_psnr``, ``volume_ssim``, ``masked``), ``device``,
         ``seconds`` (wall time), ``images_dir`` (relative to the JSON's folder) and provenance.
 
@@ -53,8 +56,8 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
     start = time.perf_counter()
     if not (dataset == BUILTIN or is_prepared(dataset) or is_benchmark(dataset)):
         raise MriSrError(f"{dataset}: not a prepared folder (manifest.csv), a benchmark folder (HR/), nor {BUILTIN}")
-    torch_device = pick_device(device) if method not in CLASSICAL else None
-    sr_method: SRMethod = load_method(method, scale, torch_device, name=name)
+    chosen = Precision.choose(pick_device(device), precision) if method not in CLASSICAL else None
+    sr_method: SRMethod = load_method(method, scale, chosen, name=name)
     images_path = Path(images_dir) if images_dir else None
     if is_prepared(dataset):
         metrics = evaluate_mri(sr_method, dataset, scale, mask=mask, images_dir=images_path)
@@ -69,7 +72,8 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         "lr_consistency_psnr": metrics.pop("lr_consistency_psnr"),
         **{k: v for k, v in metrics.items() if k != "images"},
         "method_source": method, "dataset_path": dataset, "checkpoint": sr_method.info,
-        "device": str(torch_device) if torch_device is not None else "cpu",
+        "device": str(chosen.device) if chosen is not None else "cpu",
+        "precision": chosen.mode if chosen is not None else "fp32",
         "seconds": round(time.perf_counter() - start, 3), "version": __version__,
         "images_dir": os.path.relpath(images_path.resolve(), out_path.resolve().parent) if images_path else None,
         "images": metrics["images"],

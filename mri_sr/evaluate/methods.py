@@ -28,19 +28,17 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.data.resize import imresize
+from mri_sr.data.resize import CLASSICAL, imresize
+from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
+from mri_sr.inference import Inference
 from mri_sr.metrics import rgb_to_ycbcr, ycbcr_to_rgb
-from mri_sr.tiling import RunPlan, run_adaptive
 
-CLASSICAL = ("bicubic", "nearest", "lanczos")
 _PIL_FILTERS = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
 MAX_BATCH = 16  # slices per generator call
 BATCH_PIXELS = 2**20  # ... and at most this many output pixels per call
-TILE_OVERLAP = 8  # LR pixels between tiles, if memory runs out (as mri-sr upscale)
 
 
 @dataclass
@@ -53,22 +51,18 @@ class SRMethod:
         scale: upscaling factor.
         in_channels: channels the generator takes (None for classical methods, which work on
             any number of channels).
-        net_g: the generator in eval mode (checkpoints only).
-        device: where the generator runs.
+        net_g: the generator's inference path (checkpoints only).
         source: the checkpoint file (checkpoints only).
         info: plain facts about the checkpoint for the metrics JSON (model, iteration, ...).
-        plan: batch size and tiling of generator calls, shrunk after out-of-memory errors.
     """
 
     name: str
     kind: str
     scale: int
     in_channels: int | None = None
-    net_g: nn.Module | None = None
-    device: torch.device | None = None
+    net_g: Inference | None = None
     source: str | None = None
     info: dict[str, Any] | None = None
-    plan: RunPlan | None = None
 
     def upscale_float(self, lr: np.ndarray) -> np.ndarray:
         """Upscale a batch of float images.
@@ -117,23 +111,10 @@ class SRMethod:
         size = (img.shape[1] * self.scale, img.shape[0] * self.scale)
         return np.asarray(Image.fromarray(img).resize(size, _PIL_FILTERS[self.kind]), np.float32)
 
-    @torch.inference_mode()
     def _run_net(self, lr: np.ndarray) -> np.ndarray:
-        """(B, C, h, w) float32 -> generator output clipped to [0, 1].
-
-        Runs in batches of at most :data:`MAX_BATCH` slices and :data:`BATCH_PIXELS` output pixels
-        through :func:`mri_sr.tiling.run_adaptive` (smaller batches, then tiles, after an
-        out-of-memory error). Inputs and weights are channels-last (NHWC), which runs convolutions
-        about twice as fast on the CPU (oneDNN) as the default layout.
-        """
-        per_call = int(np.clip(BATCH_PIXELS // (lr.shape[2] * lr.shape[3] * self.scale**2), 1, MAX_BATCH))
-        if self.plan is None:
-            self.plan = RunPlan(scale=self.scale, batch_size=per_call, tile=None, overlap=TILE_OVERLAP,
-                                name=str(self.source))
-        self.plan.batch_size = min(self.plan.batch_size, per_call)
-        batch = torch.from_numpy(np.ascontiguousarray(lr)).to(self.device)
-        sr = run_adaptive(self.net_g, batch.contiguous(memory_format=torch.channels_last), self.plan)
-        return np.ascontiguousarray(sr.clamp_(0.0, 1.0).cpu().numpy())
+        """(B, C, h, w) float32 -> generator output clipped to [0, 1] (see :class:`Inference`)."""
+        sr = self.net_g(torch.from_numpy(np.ascontiguousarray(lr)))
+        return np.ascontiguousarray(sr.cpu().numpy())
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -141,13 +122,13 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-def load_method(method: str, scale: int, device: torch.device, name: str | None = None) -> SRMethod:
+def load_method(method: str, scale: int, precision: Precision | None, name: str | None = None) -> SRMethod:
     """Make the SR callable named by ``--method``.
 
     Args:
         method: ``bicubic``, ``nearest``, ``lanczos`` or the path of a generator checkpoint.
         scale: the upscaling factor asked for.
-        device: where a generator runs.
+        precision: device and autocast mode of a generator (None for classical methods).
         name: display name (default: the method, or the checkpoint's ``model``).
 
     Raises:
@@ -159,15 +140,11 @@ def load_method(method: str, scale: int, device: torch.device, name: str | None 
     path = Path(method)
     if not path.is_file():
         raise MriSrError(f"{method}: not a checkpoint file, nor one of {', '.join(CLASSICAL)}")
-    net_g, checkpoint = load_generator(path, device)
-    model_scale = int(checkpoint.get("scale", getattr(net_g, "scale", 0)))
-    if model_scale != scale:
-        raise MriSrError(f"{path}: checkpoint is a x{model_scale} model, but the evaluation scale is x{scale}")
-    in_channels = int(checkpoint.get("in_channels", getattr(net_g, "in_channels", 0)))
-    if in_channels not in (1, 3):
-        raise MriSrError(f"{path}: generator takes {in_channels} channels; evaluation supports 1 or 3")
-    info = {key: checkpoint[key] for key in ("model", "iteration", "version", "normalisation", "degradation")
-            if key in checkpoint}
-    return SRMethod(name=name or str(checkpoint.get("model") or path.stem), kind="checkpoint", scale=scale,
-                    in_channels=in_channels, net_g=net_g.to(memory_format=torch.channels_last), device=device,
-                    source=str(path), info=info)
+    generator = load_generator(path, precision.device)
+    if generator.scale != scale:
+        raise MriSrError(f"{path}: checkpoint is a x{generator.scale} model, but the evaluation scale is x{scale}")
+    if generator.in_channels not in (1, 3):
+        raise MriSrError(f"{path}: generator takes {generator.in_channels} channels; evaluation supports 1 or 3")
+    inference = Inference(generator.net, precision, batch_size=MAX_BATCH, max_pixels=BATCH_PIXELS, name=str(path))
+    return SRMethod(name=name or generator.name, kind="checkpoint", scale=scale, in_channels=generator.in_channels,
+                    net_g=inference, source=str(path), info=generator.info)

@@ -23,7 +23,7 @@ from mri_sr.losses.adversarial import GANLoss
 from mri_sr.losses.cycle import CycleLoss, IdentityLoss
 from mri_sr.losses.perceptual import PerceptualLoss
 from mri_sr.losses.pixel import PixelLoss
-from mri_sr.losses.tv import TVGradientLoss, TVSmoothnessLoss
+from mri_sr.losses.tv import TVGradientLoss
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ LOSSES: dict[str, type[nn.Module]] = {
     "perceptual": PerceptualLoss,
     "gan": GANLoss,
     "tv": TVGradientLoss,
-    "tv_smoothness": TVSmoothnessLoss,
     "cycle": CycleLoss,
     "identity": IdentityLoss,
 }
@@ -45,7 +44,6 @@ __all__ = [
     "PerceptualLoss",
     "PixelLoss",
     "TVGradientLoss",
-    "TVSmoothnessLoss",
     "build_loss_terms",
     "weighted_sum",
 ]

@@ -1,4 +1,4 @@
-"""Total-variation terms: gradient matching (SRResCycGAN) and classic TV smoothness."""
+"""SRResCycGAN's total-variation term: matching the image gradients of SR and HR."""
 
 from __future__ import annotations
 
@@ -37,16 +37,3 @@ class TVGradientLoss(nn.Module):
         sr_dx, sr_dy = image_gradients(sr)
         hr_dx, hr_dy = image_gradients(hr)
         return (sr_dx - hr_dx).abs().mean() + (sr_dy - hr_dy).abs().mean()
-
-
-class TVSmoothnessLoss(nn.Module):
-    """Classic anisotropic total variation of one image, a smoothness regulariser.
-
-    ``loss = mean(|dx(x)|) + mean(|dy(x)|)``, with the same differences and normalisation as
-    :class:`TVGradientLoss` (means over B*C*H*(W-1) and B*C*(H-1)*W elements).
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Args: x: (B, C, H, W) float, H, W >= 2. Returns: scalar tensor."""
-        dx, dy = image_gradients(x)
-        return dx.abs().mean() + dy.abs().mean()

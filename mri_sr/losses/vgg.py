@@ -26,9 +26,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
+from mri_sr.checkpoint import load_weights
 from mri_sr.errors import MriSrError
 
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
@@ -171,18 +171,12 @@ def load_vgg19_weights(module: VGG19Features, path: str | os.PathLike[str]) -> N
     """Copy torchvision-layout VGG19 weights into ``module.features``.
 
     Only the ``features.N.*`` keys the truncated module holds are used; ``classifier.*`` and deeper
-    layers are ignored. Loaded with ``torch.load(map_location="cpu", weights_only=True)``.
+    layers are ignored. Read by :func:`mri_sr.checkpoint.load_weights` (``weights_only``).
 
     Raises:
         MriSrError: the file cannot be read, or lacks a needed key or has a wrong shape.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's problem
-        raise MriSrError(
-            f"{path}: cannot read VGG19 weights as a PyTorch state dict "
-            f"({type(exc).__name__}); expected torchvision's {VGG19_FILENAME}"
-        ) from exc
+    state = load_weights(path, f"VGG19 weights file (torchvision's {VGG19_FILENAME})")
     if not isinstance(state, dict):
         raise MriSrError(f"{path}: not a state dict (got {type(state).__name__})")
     own = module.state_dict()

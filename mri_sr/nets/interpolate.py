@@ -7,13 +7,8 @@ from pathlib import Path
 
 import torch
 
+from mri_sr.checkpoint import read_generator_weights, save_weights
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import atomic_path
-
-# Keys under which a checkpoint dict may hold the generator: this package's, then BasicSR's.
-# Where a checkpoint keeps its generator: mri-sr checkpoints under nets.net_g, BasicSR releases
-# under params_ema / params; a plain state dict has none.
-_GENERATOR_KEYS = (("nets", "net_g"), ("net_g",), ("params_ema",), ("params",))
 
 
 def _first_mismatch(psnr: dict, gan: dict) -> str | None:
@@ -66,30 +61,6 @@ def interpolate_state_dicts(psnr: dict, gan: dict, alpha: float) -> dict:
     return out
 
 
-def _load(path: Path) -> tuple[dict, tuple[str, ...] | None]:
-    """Read a ``.pt`` file; return (the file's dict, the generator's key path or None for a plain state dict)."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise MriSrError(f"{path}: no such file") from None
-    except Exception as exc:  # unpickling errors come in many types
-        raise MriSrError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
-    if not isinstance(obj, dict):
-        raise MriSrError(f"{path}: expected a state dict or a checkpoint dict, found {type(obj).__name__}")
-    for keys in _GENERATOR_KEYS:
-        if isinstance(_get(obj, keys), dict):
-            return obj, keys
-    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return obj, None
-    raise MriSrError(f"{path}: neither a state dict of tensors nor a checkpoint with a 'net_g' entry")
-
-
-def _get(obj: dict, keys: tuple[str, ...]):
-    for key in keys:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj
-
-
 def _replaced(obj: dict, keys: tuple[str, ...], value: dict) -> dict:
     """A copy of ``obj`` with the entry at ``keys`` replaced (nested dicts copied, not mutated)."""
     out = dict(obj)
@@ -123,10 +94,8 @@ def interpolate_checkpoints(
         _check_alpha(alpha)
     except ValueError as exc:
         raise MriSrError(f"{out_path}: {exc}") from None
-    psnr_obj, psnr_key = _load(psnr_path)
-    gan_obj, gan_key = _load(gan_path)
-    psnr_state = _get(psnr_obj, psnr_key) if psnr_key else psnr_obj
-    gan_state = _get(gan_obj, gan_key) if gan_key else gan_obj
+    _, _, psnr_state = read_generator_weights(psnr_path)
+    gan_obj, gan_key, gan_state = read_generator_weights(gan_path)
     mismatch = _first_mismatch(psnr_state, gan_state)
     if mismatch:
         raise MriSrError(f"{psnr_path} vs {gan_path}: different networks, {mismatch}")
@@ -136,5 +105,4 @@ def interpolate_checkpoints(
         result["interpolation"] = {"alpha": float(alpha), "psnr": str(psnr_path), "gan": str(gan_path)}
     else:
         result = state
-    with atomic_path(out_path, suffix=".pt") as tmp:
-        torch.save(result, tmp)
+    save_weights(result, out_path)

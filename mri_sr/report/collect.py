@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mri_sr.config import read_yaml
+from mri_sr.data.resize import CLASSICAL
 from mri_sr.errors import MriSrError
+from mri_sr.train.runlog import read_log
 
 log = logging.getLogger(__name__)
 
-CLASSICAL_ORDER = ("nearest", "bicubic", "lanczos")
 _REQUIRED = ("method", "dataset", "scale", "psnr", "ssim", "lr_consistency_psnr", "images")
 
 
@@ -96,8 +98,8 @@ def group_results(results: list[dict[str, Any]]) -> list[Group]:
         group.results.append(result)
     for group in groups.values():
         position = {id(r): i for i, r in enumerate(group.results)}
-        group.results.sort(key=lambda r: (CLASSICAL_ORDER.index(r["method"]) if r["method"] in CLASSICAL_ORDER
-                                          else len(CLASSICAL_ORDER), position[id(r)]))
+        group.results.sort(key=lambda r: (CLASSICAL.index(r["method"]) if r["method"] in CLASSICAL
+                                          else len(CLASSICAL), position[id(r)]))
     return list(groups.values())
 
 
@@ -126,19 +128,6 @@ def _read_png(path: Path) -> np.ndarray:
         return np.asarray(img)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("iteration"), (int, float)):
-                records.append(record)
-    return records
-
-
 def load_runs(folders: list[str]) -> list[Run]:
     """Read each run folder's ``summary.json`` and ``log.jsonl``; missing pieces are left empty."""
     paths = [Path(f) for f in folders]
@@ -153,7 +142,7 @@ def load_runs(folders: list[str]) -> list[Run]:
             summary = json.loads((path / "summary.json").read_text())
         except (OSError, json.JSONDecodeError):
             summary = {}
-        runs.append(Run(name, path, summary if isinstance(summary, dict) else {}, _read_records(path / "log.jsonl")))
+        runs.append(Run(name, path, summary if isinstance(summary, dict) else {}, read_log(path / "log.jsonl")))
     return runs
 
 
@@ -181,10 +170,7 @@ def config_text(path: str | Path) -> str:
     """
     import yaml
 
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise MriSrError(f"{path}: cannot read config ({str(exc).splitlines()[0]})") from None
+    config = read_yaml(path)
 
     def redact(node: Any) -> Any:
         if isinstance(node, dict):

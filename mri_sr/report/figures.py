@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from scipy.ndimage import sobel, uniform_filter  # noqa: E402
 
+from mri_sr.train.runlog import loss_curves_figure  # noqa: E402
+
 _CELL_INCHES = 2.4
 _DPI = 100
 
@@ -107,40 +109,6 @@ def comparison_panel(columns: list[PanelColumn], scale: int) -> str:
 
 
 def training_curves(records: list[dict[str, Any]], title: str, bicubic_val_psnr: float | None) -> str | None:
-    """Loss terms and validation PSNR against iterations, from a run's log records.
-
-    Args:
-        records: parsed ``log.jsonl`` lines (training lines with ``losses``, validation lines
-            with ``val_psnr``).
-        title: figure title (the run's name).
-        bicubic_val_psnr: dashed reference line on the validation plot, or None.
-
-    Returns:
-        PNG data URI, or None when there is nothing to plot.
-    """
-    train = [r for r in records if isinstance(r.get("losses"), dict)]
-    val = [r for r in records if isinstance(r.get("val_psnr"), (int, float))]
-    if not train and not val:
-        return None
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
-    names = sorted({k for r in train for k in r["losses"]})
-    positive = True
-    for name in names:
-        points = [(r["iteration"], r["losses"][name]) for r in train if isinstance(r["losses"].get(name), (int, float))]
-        if points:
-            positive &= all(v > 0 for _, v in points)
-            ax_loss.plot(*zip(*points), label=name, linewidth=1)
-    ax_loss.set(xlabel="iteration", ylabel="loss", yscale="log" if positive and names else "linear",
-                title="training losses")
-    if names:
-        ax_loss.legend(fontsize=7)
-    if val:
-        ax_val.plot([r["iteration"] for r in val], [r["val_psnr"] for r in val], marker="o", markersize=3,
-                    label="model")
-    if bicubic_val_psnr is not None:
-        ax_val.axhline(bicubic_val_psnr, linestyle="--", color="grey", label="bicubic")
-    ax_val.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation PSNR")
-    if val or bicubic_val_psnr is not None:
-        ax_val.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    return png_data_uri(fig)
+    """:func:`mri_sr.train.runlog.loss_curves_figure` as a PNG data URI (None: nothing to plot)."""
+    fig = loss_curves_figure(records, title, bicubic_val_psnr)
+    return None if fig is None else png_data_uri(fig)

@@ -5,64 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mri_sr import __version__
-from mri_sr.checkpoint import load_checkpoint, save_checkpoint
+from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint
 from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
+from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.device import pick_device
-from mri_sr.train.device import Precision, barrier, init_distributed, sync_buffers
+from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
 from mri_sr.train.runlog import RunLog, plot_loss_curves
-from mri_sr.train.setup import build_setup, wrap_networks
-from mri_sr.train.steps import STEPS, Trainer
+from mri_sr.train.steps import STEPS
+from mri_sr.train.trainer import Trainer, seed_everything
 from mri_sr.train.validate import bicubic_baseline, validate
 
 log = logging.getLogger(__name__)
-
-
-def _rng_state() -> dict[str, Any]:
-    py = random.getstate()
-    np_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": [py[0], list(py[1]), py[2]],
-            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
-    np.random.set_state((state["numpy"][0], state["numpy"][1].numpy().astype(np.uint32), *state["numpy"][2:]))
-
-
-def _read_prepared(data_dir: Path) -> dict[str, Any]:
-    path = data_dir / "prepare.json"
-    if not path.is_file():
-        raise MriSrError(f"{data_dir}: not a prepared folder (no prepare.json); run `mri-sr prepare` first")
-    return json.loads(path.read_text())
-
-
-def _generator_payload(config, specs, raw_nets, prepared, iteration) -> dict[str, Any]:
-    """What inference needs: the SR generator and how its inputs were made."""
-    data = prepared["data"]
-    return {
-        "version": __version__, "model": config["model"], "iteration": iteration,
-        "scale": prepared["scale"], "in_channels": 1, "net_g_spec": specs["net_g"],
-        "nets": {"net_g": raw_nets["net_g"].state_dict()},
-        "normalisation": dict(data["normalisation"]), "degradation": prepared["degradation"],
-        "config": config,
-    }
 
 
 @dataclass(frozen=True)
@@ -73,146 +39,172 @@ class TrainResult:
     nets: dict[str, nn.Module]
 
 
-def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
-          init: str | Path | None = None, device: str = "auto") -> TrainResult:
+@dataclass
+class _Run:
+    """One training run: its trainer, folders, data facts and progress."""
+
+    config: dict[str, Any]
+    trainer: Trainer
+    prepared: dict[str, Any]
+    out_dir: Path
+    ddp: Distributed
+    iteration: int = 0
+    best_val_psnr: float = -math.inf
+    wall_seconds: float = 0.0
+
+    def payload(self) -> dict[str, Any]:
+        """The generator checkpoint (``best.pt``, ``final.pt``) at the current iteration."""
+        t = self.trainer
+        return generator_payload(self.config, t.specs["net_g"], t.raw_nets["net_g"], self.prepared,
+                                 self.iteration, t.precision.mode)
+
+    def save_state(self) -> None:
+        """``last.pt``: the generator payload plus the whole training state."""
+        save_checkpoint({**self.payload(), **self.trainer.state_dict(), "best_val_psnr": self.best_val_psnr,
+                         "wall_seconds": self.wall_seconds}, self.out_dir / "last.pt")
+
+
+def _read_prepared(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "prepare.json"
+    if not path.is_file():
+        raise MriSrError(f"{data_dir}: not a prepared folder (no prepare.json); run `mri-sr prepare` first")
+    return json.loads(path.read_text())
+
+
+def _resume_or_init(run: _Run, init: str | Path | None) -> None:
+    """Resume from ``last.pt`` when present; else initialise ``net_g`` from ``init``, if given."""
+    last, trainer = run.out_dir / "last.pt", run.trainer
+    if last.exists():
+        checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        trainer.load_state_dict(checkpoint)
+        run.iteration, run.best_val_psnr = checkpoint["iteration"], checkpoint["best_val_psnr"]
+        run.wall_seconds = checkpoint["wall_seconds"]
+        log.info("resuming %s from iteration %d", run.out_dir, run.iteration)
+    elif init:
+        source = load_checkpoint(init)
+        if source.get("net_g_spec") != trainer.specs["net_g"]:
+            raise MriSrError(f"{init}: its generator {source.get('net_g_spec')} differs from {trainer.specs['net_g']}")
+        trainer.raw_nets["net_g"].load_state_dict(source["nets"]["net_g"])
+
+
+def _validate(run: _Run, val_items: list[dict[str, Any]], bicubic: tuple[float, float], runlog: RunLog) -> None:
+    """Score the generator on the validation slices; keep ``best.pt`` at the best PSNR."""
+    t = run.trainer
+    val_psnr, val_ssim = validate(t.raw_nets["net_g"], val_items, t.precision, t.channels_last)
+    runlog.write({"iteration": run.iteration, "time": round(run.wall_seconds, 3),
+                  "val_psnr": val_psnr, "val_ssim": val_ssim})
+    log.info("iteration %d: validation PSNR %.3f dB (bicubic %.3f), SSIM %.4f",
+             run.iteration, val_psnr, bicubic[0], val_ssim)
+    if val_psnr > run.best_val_psnr:
+        run.best_val_psnr = val_psnr
+        save_checkpoint(run.payload(), run.out_dir / "best.pt")
+
+
+def _finish(run: _Run, bicubic: tuple[float, float]) -> Path:
+    """Write ``final.pt``, ``summary.json`` and ``loss_curves.png``.
+
+    ``final.pt`` is the best-validation-PSNR generator for PSNR-oriented training, and the last
+    one for GAN stages: validation PSNR would pick the least-adversarial snapshot of a GAN.
+    """
+    config, out_dir = run.config, run.out_dir
+    final, choice = out_dir / "final.pt", "best_val_psnr"
+    if config["method"] == "psnr" and (out_dir / "best.pt").exists():
+        payload = load_checkpoint(out_dir / "best.pt")
+        payload.pop("format", None)
+    else:
+        payload, choice = run.payload(), "last"
+    save_checkpoint(payload, final)
+    summary = {"model": config["model"], "scale": run.prepared["scale"], "iterations": config["train"]["iterations"],
+               "wall_seconds": round(run.wall_seconds, 2), "device": device_name(run.trainer.precision.device),
+               "precision": run.trainer.precision.mode, "world_size": run.ddp.world_size,
+               "best_val_psnr": run.best_val_psnr, "bicubic_val_psnr": bicubic[0], "bicubic_val_ssim": bicubic[1],
+               "final": choice, "final_iteration": payload["iteration"], "version": __version__}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_loss_curves(out_dir, bicubic[0])
+    log.info("%s: final.pt = %s generator (iteration %d); best validation PSNR %.3f dB (bicubic %.3f dB)",
+             config["model"], choice, payload["iteration"], run.best_val_psnr, bicubic[0])
+    return final
+
+
+def _batches(run: _Run, data_dir: Path) -> tuple[DataLoader, int]:
+    """The training batches from the iteration after the resumed one; the first iteration."""
+    tc, scale, start = run.config["train"], int(run.prepared["scale"]), run.iteration + 1
+    stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale,
+                         tc["seed"], start, tc["iterations"] + 1, run.ddp.rank)
+    device = run.trainer.precision.device
+    return DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"), start
+
+
+def _to_device(run: _Run, batch: dict[str, torch.Tensor], iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lr, hr) on the device; LR remade from HR when online degradation is configured."""
+    tc, t = run.config["train"], run.trainer
+    lr, hr = (batch[k].to(t.precision.device, non_blocking=True) for k in ("lr", "hr"))
+    if tc["online_degradation"]:
+        online, scale = tc["online_degradation"], int(run.prepared["scale"])
+        generator = torch.Generator().manual_seed(tc["seed"] * 1_000_003 + iteration * 97 + run.ddp.rank)
+        lr = degrade_batch(hr, scale, tuple(online["blur_sigma"]), tuple(online["noise_sigma"]), generator)
+    if t.channels_last:
+        lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
+    return lr, hr
+
+
+def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, init: str | Path | None = None,
+          device: str = "auto", precision: str | None = None) -> TrainResult:
     """Train one model; resume from ``out_dir/last.pt`` when it exists.
 
     Args:
         config: validated model config (``load_model_config``).
         data_dir: folder written by ``mri-sr prepare`` (train and val splits are used).
         out_dir: run folder: ``last.pt`` (full state), ``best.pt`` (best validation PSNR),
-            ``final.pt`` (generator for inference), ``log.jsonl``, ``summary.json``,
-            ``loss_curves.png``.
+            ``final.pt`` (generator for inference: best for PSNR training, last for GAN stages),
+            ``log.jsonl``, ``summary.json``, ``loss_curves.png``.
         init: checkpoint whose generator initialises ``net_g`` on a fresh start.
         device: ``auto`` | ``cpu`` | ``cuda[:N]``. Under torchrun each process takes its
             LOCAL_RANK GPU (or CPU with gloo) and a different share of every batch.
+        precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16``; None: the config's ``device.precision``.
 
     Returns:
         ``final.pt``'s path and the networks as trained in this process.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    # Denormal floats (tiny GAN gradients) slow CPU kernels by up to 100x; flush them to zero.
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels up to 100x
     dev = pick_device(device)
     ddp = init_distributed(dev)
     prepared = _read_prepared(data_dir)
-    scale, tc, seed = int(prepared["scale"]), config["train"], int(config["train"]["seed"])
-    precision = Precision(dev, config["device"]["amp"])
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-
-    setup = build_setup(config, scale, dev)
-    raw_nets, specs, opt_g, opt_d, schedulers = setup.nets, setup.specs, setup.opt_g, setup.opt_d, setup.schedulers
-
-    state = {"iteration": 0, "best_val_psnr": -math.inf, "wall_seconds": 0.0}
-    last = out_dir / "last.pt"
-    if last.exists():
-        checkpoint = load_checkpoint(last, map_location=dev)
-        for name, net in raw_nets.items():
-            net.load_state_dict(checkpoint["nets"][name])
-        opt_g.load_state_dict(checkpoint["optimizers"]["g"])
-        if opt_d:
-            opt_d.load_state_dict(checkpoint["optimizers"]["d"])
-        for key, sched in schedulers.items():
-            sched.load_state_dict(checkpoint["schedulers"][key])
-        _set_rng_state(checkpoint["rng"])
-        state = {k: checkpoint[k] for k in state}
-        resumed_scaler = checkpoint.get("scaler")
-        log.info("resuming %s from iteration %d", out_dir, state["iteration"])
-    else:
-        resumed_scaler = None
-        if init:
-            source = load_checkpoint(init)
-            if source.get("net_g_spec") != specs["net_g"]:
-                raise MriSrError(f"{init}: its generator {source.get('net_g_spec')} differs from {specs['net_g']}")
-            raw_nets["net_g"].load_state_dict(source["nets"]["net_g"])
-
-    nets = wrap_networks(raw_nets, config, ddp, dev)
-    trainer = Trainer(nets, setup.losses, dict(config["losses"]["weights"]), opt_g, opt_d, precision)
-    if resumed_scaler:
-        trainer.scaler.load_state_dict(resumed_scaler)
-    step = STEPS[config["method"]]
-
+    seed_everything(int(config["train"]["seed"]))
+    trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp)
+    run = _Run(config, trainer, prepared, out_dir, ddp)
+    _resume_or_init(run, init)
+    step, iterations = STEPS[config["method"]], config["train"]["iterations"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    runlog = RunLog(out_dir, state["iteration"], enabled=ddp.is_main)
+    runlog = RunLog(out_dir, run.iteration, enabled=ddp.is_main)
     val_items = load_split(data_dir, "val")[: config["validation"]["max_slices"]]
     if ddp.is_main:
-        bicubic = bicubic_baseline(val_items, scale)
+        bicubic = bicubic_baseline(val_items, int(prepared["scale"]))
         log.info("validation bicubic PSNR %.3f dB, SSIM %.4f", *bicubic)
-
-    def save_state(path: Path, iteration: int) -> None:
-        save_checkpoint({
-            **_generator_payload(config, specs, raw_nets, prepared, iteration),
-            "nets": {name: net.state_dict() for name, net in raw_nets.items()},
-            "optimizers": {"g": opt_g.state_dict(), **({"d": opt_d.state_dict()} if opt_d else {})},
-            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-            "scaler": trainer.scaler.state_dict(), "rng": _rng_state(),
-            "best_val_psnr": state["best_val_psnr"], "wall_seconds": state["wall_seconds"],
-        }, path)
-
-    iterations, start = tc["iterations"], state["iteration"] + 1
-    stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale,
-                         seed, start, iterations + 1, ddp.rank)
-    loader = DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=dev.type == "cuda")
-    online = tc["online_degradation"]
-    started = time.perf_counter() - state["wall_seconds"]
+    loader, start = _batches(run, data_dir)
+    started = time.perf_counter() - run.wall_seconds
     bar = tqdm(total=iterations, initial=start - 1, disable=not ddp.is_main, desc=config["model"],
                mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True)
     for iteration, batch in zip(range(start, iterations + 1), loader):
-        lr, hr = (batch[k].to(dev, non_blocking=True) for k in ("lr", "hr"))
-        if online:
-            generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration * 97 + ddp.rank)
-            lr = degrade_batch(hr, scale, tuple(online["blur_sigma"]), tuple(online["noise_sigma"]), generator)
-        if dev.type == "cuda" and config["device"]["channels_last"]:
-            lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
-        parts = step(trainer, lr, hr)
-        for sched in schedulers.values():
-            sched.step()
-        state["iteration"], state["wall_seconds"] = iteration, time.perf_counter() - started
+        parts = step(trainer, *_to_device(run, batch, iteration))
+        trainer.end_iteration()
+        run.iteration, run.wall_seconds = iteration, time.perf_counter() - started
         bar.update(1)
-        if iteration % config["log_every"] == 0 or iteration == iterations:
+        last = iteration == iterations
+        if iteration % config["log_every"] == 0 or last:
             bar.set_postfix({k: f"{v:.3g}" for k, v in parts.items()}, refresh=False)
-            runlog.write({"iteration": iteration, "time": round(state["wall_seconds"], 3),
-                          "learning_rate": opt_g.param_groups[0]["lr"], "losses": parts})
-        if ddp.is_main and (iteration % config["validation"]["every"] == 0 or iteration == iterations):
-            val_psnr, val_ssim = validate(raw_nets["net_g"], val_items, scale, dev, precision)
-            runlog.write({"iteration": iteration, "time": round(state["wall_seconds"], 3),
-                          "val_psnr": val_psnr, "val_ssim": val_ssim})
-            log.info("iteration %d: validation PSNR %.3f dB (bicubic %.3f), SSIM %.4f",
-                     iteration, val_psnr, bicubic[0], val_ssim)
-            if val_psnr > state["best_val_psnr"]:
-                state["best_val_psnr"] = val_psnr
-                save_checkpoint(_generator_payload(config, specs, raw_nets, prepared, iteration), out_dir / "best.pt")
-        if ddp.is_main and (iteration % config["checkpoint_every"] == 0 or iteration == iterations):
-            save_state(last, iteration)
+            runlog.write({"iteration": iteration, "time": round(run.wall_seconds, 3),
+                          "learning_rate": trainer.learning_rate, "losses": parts})
+        if ddp.is_main and (iteration % config["validation"]["every"] == 0 or last):
+            _validate(run, val_items, bicubic, runlog)
+        if ddp.is_main and (iteration % config["checkpoint_every"] == 0 or last):
+            run.save_state()
         if iteration % config["checkpoint_every"] == 0:
             barrier(ddp)
     bar.close()
     runlog.close()
-    sync_buffers(ddp, raw_nets)
-
-    final = out_dir / "final.pt"
-    if ddp.is_main:
-        best = load_checkpoint(out_dir / "best.pt") if (out_dir / "best.pt").exists() else \
-            _generator_payload(config, specs, raw_nets, prepared, state["iteration"])
-        best.pop("format", None)
-        save_checkpoint(best, final)
-        summary = {"model": config["model"], "scale": scale, "iterations": iterations,
-                   "wall_seconds": round(state["wall_seconds"], 2), "device": torch_device_name(dev),
-                   "world_size": ddp.world_size, "best_val_psnr": state["best_val_psnr"],
-                   "bicubic_val_psnr": bicubic[0], "bicubic_val_ssim": bicubic[1],
-                   "best_iteration": best["iteration"], "version": __version__}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_loss_curves(out_dir)
-        log.info("%s: best validation PSNR %.3f dB at iteration %d (bicubic %.3f dB); %s",
-                 config["model"], state["best_val_psnr"], best["iteration"], bicubic[0], final)
+    sync_buffers(ddp, trainer.raw_nets)
+    final = _finish(run, bicubic) if ddp.is_main else out_dir / "final.pt"
     barrier(ddp)
-    return TrainResult(final, raw_nets)
-
-
-def torch_device_name(dev: torch.device) -> str:
-    """Readable device name for reports, e.g. ``cpu (2 threads)`` or ``NVIDIA H100``."""
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return TrainResult(final, trainer.raw_nets)

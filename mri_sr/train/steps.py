@@ -3,35 +3,11 @@ by ``weighted_sum`` from the config. The adversarial parts are shared, never cop
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import Tensor, nn
 
 from mri_sr.losses import weighted_sum
-from mri_sr.train.device import Precision
-
-
-@dataclass
-class Trainer:
-    """Everything a step touches: networks, loss modules, optimisers, weights, precision."""
-
-    nets: dict[str, nn.Module]
-    losses: nn.ModuleDict
-    weights: dict[str, float]
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer | None
-    precision: Precision
-    scaler: torch.amp.GradScaler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.scaler = self.precision.grad_scaler()
-
-    def update(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
+from mri_sr.train.trainer import Trainer
 
 
 def _predict(net_d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
@@ -58,8 +34,6 @@ def _image_terms(t: Trainer, sr: Tensor, hr: Tensor) -> dict[str, Tensor]:
     for name in ("pixel", "perceptual", "tv"):
         if name in t.losses:
             terms[name] = t.losses[name](sr.float(), hr)
-    if "tv_smoothness" in t.losses:
-        terms["tv_smoothness"] = t.losses["tv_smoothness"](sr.float())
     return terms
 
 

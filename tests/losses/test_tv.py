@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mri_sr.losses import TVGradientLoss, TVSmoothnessLoss
+from mri_sr.losses import TVGradientLoss
 
 
 def _img(rows: list[list[float]]) -> torch.Tensor:
@@ -25,21 +25,6 @@ def test_gradient_match_hand_value_3x3() -> None:
     expected = 0.5 / 6 + 1.9 / 6
     assert TVGradientLoss()(sr, hr).item() == pytest.approx(expected, rel=1e-6)
     assert expected == pytest.approx(0.4)
-
-
-def test_smoothness_constant_is_zero() -> None:
-    assert TVSmoothnessLoss()(torch.full((2, 1, 5, 4), 0.7)).item() == 0.0
-
-
-def test_smoothness_step_edge_hand_value() -> None:
-    # 4x4, left half 0, right half 1: each row has one unit jump among 3 horizontal differences,
-    # no vertical change -> 4 / 12 + 0.
-    step = _img([[0, 0, 1, 1]] * 4)
-    assert TVSmoothnessLoss()(step).item() == pytest.approx(1 / 3)
-    # the same step along H: the roles of dx and dy swap, batch/channels do not change the mean
-    assert TVSmoothnessLoss()(step.transpose(-1, -2).repeat(2, 3, 1, 1)).item() == pytest.approx(
-        1 / 3
-    )
 
 
 def test_gradient_flows_to_sr() -> None:

@@ -136,7 +136,7 @@ def test_incomplete_or_unreadable_weights(tmp_path: Path) -> None:
     with pytest.raises(MriSrError, match="features.5.weight"):
         PerceptualLoss(layer_weights={"relu2_2": 1.0}, weights_path=tmp_path / "short.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(MriSrError, match="junk.pth: cannot read"):
+    with pytest.raises(MriSrError, match="junk.pth: not a readable VGG19 weights file"):
         PerceptualLoss(layer_weights={"relu1_1": 1.0}, weights_path=tmp_path / "junk.pth")
 
 

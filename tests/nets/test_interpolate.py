@@ -121,7 +121,7 @@ def test_unreadable_and_missing_files(tmp_path, pair):
     out = tmp_path / "interp.pt"
     with pytest.raises(MriSrError, match="psnr.pt: not a readable PyTorch weights file"):
         interpolate_checkpoints(tmp_path / "psnr.pt", tmp_path / "gan.pt", out, 0.5)
-    with pytest.raises(MriSrError, match="missing.pt: no such file"):
+    with pytest.raises(MriSrError, match="missing.pt: PyTorch weights file not found"):
         interpolate_checkpoints(tmp_path / "missing.pt", tmp_path / "gan.pt", out, 0.5)
     _no_output(tmp_path, out)
 

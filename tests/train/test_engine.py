@@ -19,9 +19,9 @@ def test_every_method_trains_and_writes_its_run(prepared, micro_config, tmp_path
     assert result.final == run / "final.pt"
     for name in ("last.pt", "best.pt", "final.pt", "log.jsonl", "summary.json", "loss_curves.png"):
         assert (run / name).is_file(), name
-    net_g, checkpoint = load_generator(run / "final.pt")
-    assert checkpoint["scale"] == 2 and checkpoint["in_channels"] == 1
-    assert net_g(torch.rand(1, 1, 12, 10)).shape == (1, 1, 24, 20)
+    generator = load_generator(run / "final.pt")
+    assert generator.scale == 2 and generator.in_channels == 1 and generator.percentiles == (0.5, 99.5)
+    assert generator.net(torch.rand(1, 1, 12, 10)).shape == (1, 1, 24, 20)
     last = load_checkpoint(run / "last.pt")
     assert last["iteration"] == 4 and set(last["nets"]) == set(config["networks"])
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -31,6 +31,22 @@ def test_every_method_trains_and_writes_its_run(prepared, micro_config, tmp_path
     assert set(records[0]["losses"]) == expected_terms
     summary = json.loads((run / "summary.json").read_text())
     assert summary["iterations"] == 4 and summary["bicubic_val_psnr"] > 20
+    assert summary["precision"] in ("fp32", "bf16")
+
+
+@pytest.mark.parametrize("method", ["psnr", "gan", "cycle"])
+def test_final_is_the_best_for_psnr_training_and_the_last_for_gan_stages(prepared, micro_config, tmp_path, method):
+    # Validation every iteration: for PSNR training final.pt is the best-PSNR snapshot, for GAN
+    # stages the last one whatever the validation PSNR says.
+    config = validate_model_config(micro_config(method, iterations=4, validation={"every": 1}), name="micro")
+    train(config, prepared, tmp_path / "run", device="cpu")
+    run = tmp_path / "run"
+    final, last, best = (load_checkpoint(run / f"{name}.pt") for name in ("final", "last", "best"))
+    summary = json.loads((run / "summary.json").read_text())
+    expected = best if method == "psnr" else last
+    assert summary["final"] == ("best_val_psnr" if method == "psnr" else "last")
+    assert final["iteration"] == summary["final_iteration"] == expected["iteration"]
+    assert all(torch.equal(final["nets"]["net_g"][k], expected["nets"]["net_g"][k]) for k in final["nets"]["net_g"])
 
 
 def test_finished_run_is_not_trained_again(prepared, micro_config, tmp_path):
@@ -73,7 +89,8 @@ def test_interpolation_of_engine_checkpoints_loads_as_a_generator(prepared, micr
     code, _, err = cli("interpolate", "--alpha", "0.25", tmp_path / "psnr" / "final.pt",
                        tmp_path / "gan" / "final.pt", tmp_path / "interp" / "final.pt")
     assert code == 0, err
-    net, checkpoint = load_generator(tmp_path / "interp" / "final.pt")
+    assert load_generator(tmp_path / "interp" / "final.pt").info["interpolation"]["alpha"] == 0.25
+    checkpoint = load_checkpoint(tmp_path / "interp" / "final.pt")
     a = load_checkpoint(tmp_path / "psnr" / "final.pt")["nets"]["net_g"]
     b = load_checkpoint(tmp_path / "gan" / "final.pt")["nets"]["net_g"]
     key = "conv_first.weight"

@@ -10,6 +10,7 @@ rule evaluate:
         dataset=dataset_arg,
         mask="--mask" if config["evaluation"]["mask"] else "",
         device=config["evaluation"]["device"],
+        precision=config["evaluation"]["precision"],
     log:
         "logs/evaluate/x{scale}/{dataset}/{method}.log",
     benchmark:
@@ -22,7 +23,7 @@ rule evaluate:
     shell:
         "mri-sr evaluate --method {params.method} --dataset {params.dataset} --scale {wildcards.scale} "
         "--name {wildcards.method} --out {output.metrics} --images {output.images} {params.mask} "
-        "--device {params.device} > {log} 2>&1"
+        "--device {params.device} --precision {params.precision} > {log} 2>&1"
 
 
 rule report:

@@ -9,6 +9,7 @@ rule train:
         out=subpath(output[0], parent=True),
         init=init_option,
         device=config["training"]["device"],
+        precision=config["training"]["precision"],
     log:
         "logs/train/x{scale}/{model}.log",
     benchmark:
@@ -20,7 +21,7 @@ rule train:
         "../envs/mri-sr.yaml"
     shell:
         "mri-sr train --config {input.config} --data {input.data} --out {params.out} "
-        "--device {params.device} {params.init} > {log} 2>&1"
+        "--device {params.device} --precision {params.precision} {params.init} > {log} 2>&1"
 
 
 rule interpolate:

@@ -1,40 +1,12 @@
-"""Device choice, mixed precision and torchrun/DDP process-group setup."""
+"""torchrun/DDP: process-group setup, barriers, buffer sync."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-
-
-
-@dataclass
-class Precision:
-    """Autocast settings: bf16 where supported, fp16 with a grad scaler otherwise; fp32 on CPU."""
-
-    device: torch.device
-    enabled: bool
-
-    @property
-    def dtype(self) -> torch.dtype:
-        if self.device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float16
-
-    @property
-    def active(self) -> bool:
-        return self.enabled and self.device.type == "cuda"
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if not self.active:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.dtype)
-
-    def grad_scaler(self) -> torch.amp.GradScaler:
-        return torch.amp.GradScaler(self.device.type, enabled=self.active and self.dtype == torch.float16)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""Running a trained generator: the one inference path of upscaling, evaluation and validation.
+
+:class:`Inference` puts the network in eval mode (optionally channels-last: oneDNN convolutions
+on the CPU ran about 1.6x faster in it, see ``benchmarks/upscale_throughput.py``), runs batches
+under ``torch.inference_mode`` and the precision's autocast, splits them by a batch size and an
+output-pixel budget, tiles a slice too large for memory (halving the batch, then tiling, after an
+out-of-memory error; see :mod:`mri_sr.tiling`), and returns float32 images clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mri_sr.device import Precision
+from mri_sr.tiling import RunPlan, run_adaptive
+
+
+class Inference:
+    """A generator ready to upscale batches of [0, 1] images.
+
+    Args:
+        net: generator with ``.scale``; put in eval mode (and, with ``channels_last``, converted
+            in place) on ``precision.device``.
+        precision: device and autocast mode.
+        batch_size: most images per forward pass.
+        max_pixels: most output pixels per forward pass (None: no limit).
+        tile: LR tile size in pixels, or None for whole images.
+        overlap: least overlap of tiles, LR pixels.
+        channels_last: run in channels-last (NHWC) layout.
+        name: the file or model, for messages.
+    """
+
+    def __init__(self, net: nn.Module, precision: Precision, *, batch_size: int = 8, max_pixels: int | None = None,
+                 tile: int | None = None, overlap: int = 8, channels_last: bool = True,
+                 name: str = "generator") -> None:
+        self.net, self.precision, self.channels_last = net.eval(), precision, channels_last
+        self.net.to(precision.device)
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        self.max_pixels = max_pixels
+        self.plan = RunPlan(net.scale, batch_size, tile, overlap, name)
+
+    @property
+    def scale(self) -> int:
+        return self.plan.scale
+
+    @property
+    def device(self) -> torch.device:
+        return self.precision.device
+
+    def _forward(self, lr: torch.Tensor) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.net(lr)
+
+    @torch.inference_mode()
+    def __call__(self, lr: torch.Tensor) -> torch.Tensor:
+        """Upscale a batch.
+
+        Args:
+            lr: (B, C, h, w) float32 in [0, 1], on any device.
+
+        Returns:
+            (B, C, h * scale, w * scale) float32 in [0, 1] on the inference device.
+        """
+        lr = lr.to(self.device, dtype=torch.float32, non_blocking=True)
+        if self.channels_last:
+            lr = lr.contiguous(memory_format=torch.channels_last)
+        if self.max_pixels is not None:
+            per_call = self.max_pixels // (lr.shape[2] * lr.shape[3] * self.scale**2)
+            self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
+        return run_adaptive(self._forward, lr, self.plan).clamp_(0.0, 1.0)
