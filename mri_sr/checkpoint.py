@@ -115,6 +115,13 @@ def generator_payload(config: dict[str, Any], net_g_spec: dict[str, Any], net_g:
     }
 
 
+def training_payload(generator: dict[str, Any], trainer_state: dict[str, Any], best_val_psnr: float,
+                     wall_seconds: float) -> dict[str, Any]:
+    """``last.pt``: a :func:`generator_payload` plus the whole training state (``nets`` of every
+    network, ``optimizers``, ``schedulers``, ``scaler``, ``rng``: a trainer's ``state_dict``)."""
+    return {**generator, **trainer_state, "best_val_psnr": best_val_psnr, "wall_seconds": wall_seconds}
+
+
 @dataclass(frozen=True)
 class Generator:
     """A checkpoint's SR generator, checked, in eval mode.

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mri_sr import __version__
-from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint
+from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
 from mri_sr.device import Precision, device_name, pick_device
@@ -60,8 +60,8 @@ class _Run:
 
     def save_state(self) -> None:
         """``last.pt``: the generator payload plus the whole training state."""
-        save_checkpoint({**self.payload(), **self.trainer.state_dict(), "best_val_psnr": self.best_val_psnr,
-                         "wall_seconds": self.wall_seconds}, self.out_dir / "last.pt")
+        save_checkpoint(training_payload(self.payload(), self.trainer.state_dict(), self.best_val_psnr,
+                                         self.wall_seconds), self.out_dir / "last.pt")
 
 
 def _read_prepared(data_dir: Path) -> dict[str, Any]:
