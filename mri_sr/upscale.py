@@ -43,6 +43,7 @@ from mri_sr.checkpoint import load_generator
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.resize import imresize_torch
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import refuse_overwriting_input
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.tiling import RunPlan, run_adaptive
 from mri_sr.device import pick_device
@@ -369,6 +370,7 @@ def upscale_file(
     """
     output = Path(output)
     _check_output(output)
+    refuse_overwriting_input(output, (input, checkpoint))
     _check_options(batch_size, tile, overlap, axis)
     if (checkpoint is None) == (method is None):
         raise MriSrError(f"{output}: give exactly one of --checkpoint and --method")

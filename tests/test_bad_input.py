@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import pytest
@@ -97,3 +98,40 @@ def test_dicom_slices_of_different_sizes(cli, tmp_path, dicom_writer, mni_crop):
                                       series_uid=__import__("pydicom").dcmread(files[0]).SeriesInstanceUID)
     small[0].rename(tmp_path / "series" / "odd.dcm")
     prepare_fails(cli, tmp_path, tmp_path / "series", "different sizes", hr_patch_size=16)
+
+
+# ------------------------------------------------------------------ never replace a user's file
+
+def snapshot(folder):
+    """{relative path: bytes} of every file under ``folder`` (symbolic links as their target text)."""
+    return {str(p.relative_to(folder)): (os.readlink(p) if p.is_symlink() else p.read_bytes())
+            for p in sorted(folder.rglob("*")) if p.is_file() or p.is_symlink()}
+
+
+def one_line_error(result, *needles):
+    code, _, err = result
+    assert code == 1 and err.startswith("mri-sr: error: ") and err.count("\n") == 1, err
+    for needle in needles:
+        assert str(needle) in err, err
+    return err
+
+
+def test_upscale_refuses_to_write_onto_its_input(cli, tmp_path):
+    scan = tmp_path / "scan.nii.gz"
+    save_nifti(Volume(np.random.default_rng(0).random((12, 12, 3)).astype(np.float32), np.eye(4), "t"), scan)
+    (tmp_path / "link.nii.gz").symlink_to(scan)
+    os.link(scan, tmp_path / "hard.nii")
+    before = snapshot(tmp_path)
+    for output in (scan, tmp_path / "link.nii.gz", tmp_path / "hard.nii", tmp_path / "sub" / ".." / "scan.nii.gz"):
+        one_line_error(cli("upscale", scan, output, "--method", "bicubic"), output, "is the input")
+    one_line_error(cli("upscale", tmp_path / "link.nii.gz", scan, "--method", "bicubic"), "is the input")
+    assert snapshot(tmp_path) == before
+
+
+def test_upscale_refuses_to_write_into_its_dicom_folder(cli, tmp_path, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    dicom_writer.write_series(tmp_path / "series", stored[:, :, :4], affine)
+    before = snapshot(tmp_path)
+    one_line_error(cli("upscale", tmp_path / "series", tmp_path / "series" / "sr.nii.gz", "--method", "bicubic"),
+                   "sr.nii.gz", "inside the input folder")
+    assert snapshot(tmp_path) == before
