@@ -135,3 +135,32 @@ def test_upscale_refuses_to_write_into_its_dicom_folder(cli, tmp_path, dicom_wri
     one_line_error(cli("upscale", tmp_path / "series", tmp_path / "series" / "sr.nii.gz", "--method", "bicubic"),
                    "sr.nii.gz", "inside the input folder")
     assert snapshot(tmp_path) == before
+
+
+def test_prepare_never_replaces_a_folder_it_did_not_make(cli, tmp_path, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    dicom_writer.write_series(tmp_path / "series", stored, affine)
+    config = write_config(tmp_path, tmp_path / "series", hr_patch_size=16)
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.docx").write_bytes(b"PK\x03\x04 years of work")
+    (tmp_path / "notes.txt").write_text("not a folder")
+    before = snapshot(tmp_path)
+    for out in (tmp_path / "series", tmp_path / "thesis"):
+        one_line_error(cli("prepare", "--config", config, "--scale", 2, "--out", out), out, "not made by")
+    one_line_error(cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "notes.txt"),
+                   "notes.txt", "not a folder")
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "notes.txt", "series", "thesis"]
+
+
+def test_prepare_replaces_its_own_folder(cli, tmp_path, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    dicom_writer.write_series(tmp_path / "series", stored, affine)
+    config = write_config(tmp_path, tmp_path / "series", hr_patch_size=16)
+    (tmp_path / "out").mkdir()  # empty: e.g. made by a workflow manager
+    assert cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "out")[0] == 0
+    first = snapshot(tmp_path / "out")
+    (tmp_path / "out" / "shards" / "stale.npy").write_bytes(b"from an older run")
+    assert cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "out")[0] == 0
+    assert snapshot(tmp_path / "out") == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "out", "series"]

@@ -6,7 +6,6 @@ import csv
 import json
 import logging
 import shutil
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mri_sr.data.degrade import Degradation
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import split_slabs, split_subjects
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import temp_dir_beside
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
 
@@ -29,6 +29,42 @@ MANIFEST_FIELDS = [
     "norm_low", "norm_high", "norm_low_percentile", "norm_high_percentile",
     "degradation", "scale", "blur_sigma", "noise_sigma", "seed", "hr_height", "hr_width",
 ]
+MARKER = ".mri-sr-prepared"  # in every prepared folder: only such a folder is ever replaced
+LEGACY_LAYOUT = {"prepare.json", "manifest.csv", "shards"}  # prepared before the marker existed
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Refuse an ``--out`` that is not a folder ``prepare`` made itself (or missing, or empty).
+
+    Raises:
+        MriSrError: ``out_dir`` is a file or link, or a folder holding anything else.
+    """
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise MriSrError(f"{out_dir}: exists and is not a folder; give a folder for --out")
+    if not out_dir.is_dir():
+        return
+    try:
+        names = {p.name for p in out_dir.iterdir()}
+    except OSError as exc:
+        raise MriSrError(f"{out_dir}: cannot read the output folder ({exc.strerror})") from None
+    ours = MARKER in names or ({"prepare.json", "manifest.csv"} <= names <= LEGACY_LAYOUT)
+    if names and not ours:
+        raise MriSrError(f"{out_dir}: folder exists and was not made by `mri-sr prepare`; refusing to replace "
+                         "it (choose another --out)")
+
+
+def _install(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out_dir``, replacing a previous prepared folder."""
+    (tmp / MARKER).write_text("written by mri-sr prepare; this folder is replaced when prepare reruns\n")
+    tmp.chmod(0o755)
+    if out_dir.exists():
+        check_replaceable(out_dir)
+        old = tmp.with_name(tmp.name + "-old")
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out_dir)
 
 
 def subject_name(source: dict[str, Any]) -> str:
@@ -78,6 +114,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         out_dir/shards/{subject}-{split}-lr.npy   (N, H/scale, W/scale) float32 in [0, 1]
         out_dir/manifest.csv                      one row per slice (MANIFEST_FIELDS)
         out_dir/prepare.json                      resolved config and counts
+        out_dir/.mri-sr-prepared                  marker: a folder prepare may replace
 
     Deterministic: each slice's noise comes from a generator seeded by
     (seed, crc32(subject), slice index), so the same config gives identical files.
@@ -85,7 +122,8 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     Args:
         config: validated configuration (see ``mri_sr.config``).
         scale: downscaling factor (2, 3 or 4).
-        out_dir: destination folder; replaced if it exists.
+        out_dir: destination folder: new, empty, or made by an earlier ``prepare`` (then replaced;
+            any other folder is refused, so no user file is ever deleted).
 
     Returns:
         Path of the manifest.
@@ -104,8 +142,8 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         log.warning("fewer than 3 subjects: each volume is split into separated slabs along the axis")
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    check_replaceable(out_dir)
+    tmp = temp_dir_beside(out_dir)
     try:
         rows, counts = [], {"train": 0, "val": 0, "test": 0}
         (tmp / "shards").mkdir()
@@ -143,10 +181,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         summary = {"scale": scale, "seed": seed, "data": data_cfg, "counts": counts,
                    "degradation": degradation.to_dict()}
         (tmp / "prepare.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.chmod(0o755)
-        tmp.rename(out_dir)
+        _install(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
