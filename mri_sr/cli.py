@@ -11,6 +11,7 @@ import numpy as np
 
 from mri_sr import __version__
 from mri_sr.errors import MriSrError
+from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -167,10 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.func(args)
+        with sigterm_raises():
+            args.func(args)
     except MriSrError as exc:
         print(f"mri-sr: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("mri-sr: terminated", file=sys.stderr)
+        return TERMINATED_EXIT_STATUS
     except KeyboardInterrupt:
         print("mri-sr: interrupted", file=sys.stderr)
         return 130

@@ -61,7 +61,11 @@ def _install(tmp: Path, out_dir: Path) -> None:
         check_replaceable(out_dir)
         old = tmp.with_name(tmp.name + "-old")
         out_dir.rename(old)
-        tmp.rename(out_dir)
+        try:
+            tmp.rename(out_dir)
+        except BaseException:  # SIGTERM or Ctrl-C between the renames: put the old folder back
+            old.rename(out_dir)
+            raise
         shutil.rmtree(old)
     else:
         tmp.rename(out_dir)
