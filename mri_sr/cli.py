@@ -173,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     except MriSrError as exc:
         print(f"mri-sr: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an I/O failure the checks could not foresee (disk full, permissions)
+        if exc.filename is None:
+            raise
+        print(f"mri-sr: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Terminated:
         print("mri-sr: terminated", file=sys.stderr)
         return TERMINATED_EXIT_STATUS

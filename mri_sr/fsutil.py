@@ -155,3 +155,22 @@ def refuse_overwriting_input(output: str | os.PathLike, inputs: Iterable[str | o
             raise MriSrError(f"{output}: is the input {source}; choose another output file (refusing to replace it)")
         if source.is_dir() and target.is_relative_to(source.resolve()):
             raise MriSrError(f"{output}: lies inside the input folder {source}; choose an output outside it")
+
+
+def check_output_folder(folder: str | os.PathLike) -> None:
+    """Fail early (before any work) on an output folder that cannot be made or written.
+
+    Raises:
+        MriSrError: ``folder`` is a file, or its nearest existing ancestor is a file or is not
+            writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise MriSrError(f"{folder}: exists and is not a folder; give a folder for --out")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MriSrError(f"{folder}: cannot write output ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MriSrError(f"{folder}: cannot write output (folder {existing} is not writable)")

@@ -164,3 +164,47 @@ def test_prepare_replaces_its_own_folder(cli, tmp_path, dicom_writer, mni_crop):
     assert cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "out")[0] == 0
     assert snapshot(tmp_path / "out") == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "out", "series"]
+
+
+# ------------------------------------------------------------------ one line for every bad input
+
+def error_line(result, *needles):
+    """The one error line of a subprocess run (log lines aside): exit 1, no traceback."""
+    code, _, err = result
+    assert code == 1 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG "))]
+    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
+    for needle in needles:
+        assert str(needle) in errors[0], err
+    return errors[0]
+
+
+MODEL = {"model": "micro", "method": "psnr", "networks": {"net_g": {"type": "srresnet", "num_feat": 4, "num_block": 1}},
+         "train": {"iterations": 1}, "losses": {"weights": {"pixel": 1.0}}}
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"losses": {"weights": {"pixel": 1.0}, "options": {"pixel": {"criterium": "l1"}}}}, "losses.options.pixel.criterium"),
+    ({"losses": {"weights": {"gan": 0.1}, "options": {"gan": {"type": "ragan"}}}}, "losses.options.gan.type"),
+    ({"losses": {"weights": {"pixel": 1.0}, "options": {"pixl": {}}}}, "losses.options.pixl"),
+    ({"networks": {"net_g": {"type": "srresnett"}}}, "networks.net_g.type"),
+    ({"networks": {"net_g": {"type": "srresnet", "num_feat": "eight"}}}, "networks.net_g.num_feat"),
+])
+def test_model_config_errors_name_the_file_and_key(cli, tmp_path, change, key):
+    config = tmp_path / "model.yaml"
+    config.write_text(yaml.safe_dump({**MODEL, **change}))
+    one_line_error(cli("train", "--config", config, "--data", tmp_path / "data", "--out", tmp_path / "run"),
+                   "model.yaml", key)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.yaml"]
+
+
+def test_prepare_into_an_unwritable_folder(cli_unprivileged, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        for out in (locked / "x2", locked / "sub" / "x2"):
+            error_line(cli_unprivileged("prepare", "--config", write_config(tmp_path, "builtin:mni152"),
+                                        "--scale", 2, "--out", out), out, "not writable")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)

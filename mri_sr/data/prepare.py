@@ -16,7 +16,7 @@ from mri_sr.data.degrade import Degradation
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import split_slabs, split_subjects
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import temp_dir_beside
+from mri_sr.fsutil import check_output_folder, temp_dir_beside
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
 
@@ -146,6 +146,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         log.warning("fewer than 3 subjects: each volume is split into separated slabs along the axis")
 
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)
     check_replaceable(out_dir)
     tmp = temp_dir_beside(out_dir)
     try:

@@ -24,7 +24,9 @@ from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
 from mri_sr.errors import MriSrError
 from mri_sr.device import pick_device
+from mri_sr.fsutil import check_output_folder
 from mri_sr.train.device import Precision, barrier, init_distributed, sync_buffers
+from mri_sr.train.resume import check_resumable
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.setup import build_setup, wrap_networks
 from mri_sr.train.steps import STEPS, Trainer
@@ -91,6 +93,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
         ``final.pt``'s path and the networks as trained in this process.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    check_output_folder(out_dir)
     # Denormal floats (tiny GAN gradients) slow CPU kernels by up to 100x; flush them to zero.
     torch.set_flush_denormal(True)
     dev = pick_device(device)
@@ -109,6 +112,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
     last = out_dir / "last.pt"
     if last.exists():
         checkpoint = load_checkpoint(last, map_location=dev)
+        check_resumable(checkpoint, config, specs, last)
         for name, net in raw_nets.items():
             net.load_state_dict(checkpoint["nets"][name])
         opt_g.load_state_dict(checkpoint["optimizers"]["g"])
