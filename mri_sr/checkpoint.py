@@ -19,14 +19,13 @@ Layout (every value loads with ``torch.load(weights_only=True)``)::
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import atomic_path
 
 FORMAT = "mri-sr-checkpoint/1"
@@ -49,8 +48,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise MriSrError(f"{path}: checkpoint not found")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        raise MriSrError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    except Exception as exc:  # torch.load raises many types (KeyError, ValueError, ...) on foreign files
+        if "Weights only load failed" in str(exc):
+            raise MriSrError(f"{path}: not a safe mri-sr checkpoint (it needs code execution to load; refused)") from None
+        known = isinstance(exc, (RuntimeError, OSError, EOFError, pickle.UnpicklingError))
+        raise MriSrError(f"{path}: not a readable checkpoint "
+                         f"({one_line(exc, 200) if known else 'damaged, or not a torch file'})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise MriSrError(f"{path}: not an mri-sr checkpoint (no '{FORMAT}' format field)")
     return payload
@@ -69,6 +72,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     try:
         net_g = build_network(checkpoint["net_g_spec"])
         net_g.load_state_dict(checkpoint["nets"]["net_g"])
-    except (KeyError, RuntimeError) as exc:
-        raise MriSrError(f"{path}: generator weights do not match its network spec ({str(exc)[:200]})") from None
+    except MriSrError as exc:
+        raise MriSrError(f"{path}: net_g_spec: {exc}") from None
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        raise MriSrError(f"{path}: generator weights do not match its network spec ({one_line(exc, 200)})") from None
     return net_g.to(device).eval(), checkpoint

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 import numpy as np
 
 from mri_sr import __version__
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
+from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
 
 
@@ -165,13 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("train", "evaluate", "upscale"):
         cap_threads()
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         with sigterm_raises():
             args.func(args)
     except MriSrError as exc:
-        print(f"mri-sr: error: {exc}", file=sys.stderr)
+        print(f"mri-sr: error: {one_line(exc, limit=None)}", file=sys.stderr)
         return 1
     except OSError as exc:  # an I/O failure the checks could not foresee (disk full, permissions)
         if exc.filename is None:

@@ -172,7 +172,7 @@ def error_line(result, *needles):
     """The one error line of a subprocess run (log lines aside): exit 1, no traceback."""
     code, _, err = result
     assert code == 1 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG "))]
+    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG ", "ERROR "))]
     assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
     for needle in needles:
         assert str(needle) in errors[0], err
@@ -208,3 +208,28 @@ def test_prepare_into_an_unwritable_folder(cli_unprivileged, tmp_path):
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
+
+
+def test_unreadable_scan_is_reported_as_unreadable(cli_unprivileged, tmp_path):
+    volume = Volume(np.random.default_rng(0).random((12, 12, 3)).astype(np.float32), np.eye(4), "t")
+    save_nifti(volume, tmp_path / "scan.nii.gz")
+    (tmp_path / "scan").write_bytes((tmp_path / "scan.nii.gz").read_bytes())  # no extension
+    (tmp_path / "series").mkdir()
+    for path in (tmp_path / "scan.nii.gz", tmp_path / "scan", tmp_path / "series"):
+        path.chmod(0)
+        try:
+            error_line(cli_unprivileged("info", path), path, "cannot read", "permission denied")
+        finally:
+            path.chmod(0o700)
+
+
+def test_corrupt_jpeg2000_frame_is_one_line_without_library_tracebacks(cli_unprivileged, tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate, generate_fragmented_frames
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_jp2klossless.dcm"))
+    frame = b"".join(next(generate_fragmented_frames(ds.PixelData)))
+    ds.PixelData = encapsulate([frame[:300]])
+    ds.save_as(tmp_path / "cut.dcm")
+    error_line(cli_unprivileged("info", tmp_path / "cut.dcm"), "cut.dcm", "cannot read pixel data")

@@ -9,7 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import atomic_path
 from mri_sr.io.volume import Volume
 
@@ -31,11 +31,11 @@ def load_nifti(path: Path) -> Volume:
     except MriSrError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise MriSrError(f"{path}: truncated or corrupt compressed NIfTI ({exc})") from None
+        raise MriSrError(f"{path}: truncated or corrupt compressed NIfTI ({one_line(exc)})") from None
     except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError) as exc:
-        raise MriSrError(f"{path}: not a readable NIfTI image ({str(exc).splitlines()[0]})") from None
+        raise MriSrError(f"{path}: not a readable NIfTI image ({one_line(exc)})") from None
     except (OSError, ValueError) as exc:
-        raise MriSrError(f"{path}: cannot read NIfTI data ({exc})") from None
+        raise MriSrError(f"{path}: cannot read NIfTI data ({one_line(exc)})") from None
     while data.ndim > 4 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim == 4 and data.shape[3] == 1:
