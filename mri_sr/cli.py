@@ -18,12 +18,16 @@ def cmd_info(args: argparse.Namespace) -> None:
     from mri_sr.io import load_volume
 
     volume = load_volume(args.path, series=args.series)
+    finite = np.isfinite(volume.data)
+    non_finite = int(finite.size - np.count_nonzero(finite))
+    values = volume.data[finite] if non_finite else volume.data
     info = {
         "source": volume.source,
         "shape": list(volume.data.shape),
         "spacing_mm": [round(s, 6) for s in volume.spacing],
         "orientation": volume.orientation,
-        "intensity_range": [float(np.nanmin(volume.data)), float(np.nanmax(volume.data))],
+        "intensity_range": [float(values.min()), float(values.max())] if values.size else [None, None],
+        "non_finite_voxels": non_finite,
         "affine": np.round(volume.affine, 6).tolist(),
     }
     if args.json:
@@ -33,7 +37,10 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"shape:       {'x'.join(map(str, info['shape']))}")
     print(f"spacing:     {' x '.join(f'{s:g}' for s in info['spacing_mm'])} mm")
     print(f"orientation: {info['orientation']}")
-    print(f"intensity:   {info['intensity_range'][0]:g} .. {info['intensity_range'][1]:g}")
+    if values.size:
+        print(f"intensity:   {info['intensity_range'][0]:g} .. {info['intensity_range'][1]:g} (finite voxels)")
+    if non_finite:
+        print(f"not finite:  {non_finite} of {finite.size} voxels are NaN or infinite")
     print("affine (voxel -> RAS+ mm):")
     for row in info["affine"][:3]:
         print("  " + " ".join(f"{v:11.4f}" for v in row))
