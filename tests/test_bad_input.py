@@ -233,3 +233,11 @@ def test_corrupt_jpeg2000_frame_is_one_line_without_library_tracebacks(cli_unpri
     ds.PixelData = encapsulate([frame[:300]])
     ds.save_as(tmp_path / "cut.dcm")
     error_line(cli_unprivileged("info", tmp_path / "cut.dcm"), "cut.dcm", "cannot read pixel data")
+
+
+def test_prepare_fails_when_no_training_slice_is_left(cli, tmp_path):
+    data = np.zeros((40, 40, 20), dtype=np.float32)
+    data[:, :, 9:12] = np.random.default_rng(0).uniform(0.5, 1.0, (40, 40, 3))  # 3 slices of foreground
+    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "thin.nii.gz")
+    err = prepare_fails(cli, tmp_path, tmp_path / "thin.nii.gz", "no train slice left", hr_patch_size=16)
+    assert "data.min_foreground 0.15 kept 3 slices" in err

@@ -105,8 +105,32 @@ def _slices(source: dict[str, Any], data_cfg: dict[str, Any], scale: int) -> tup
     foreground = (stack > FOREGROUND_LEVEL).mean(axis=(1, 2))
     keep = [int(i) for i in np.flatnonzero(foreground >= data_cfg["min_foreground"])]
     if not keep:
-        raise MriSrError(f"{path}: no slice has at least {data_cfg['min_foreground']:.0%} foreground")
+        raise MriSrError(f"{path}: no slice has at least {data_cfg['min_foreground']:.0%} foreground "
+                         "(data.min_foreground)")
     return np.ascontiguousarray(stack[keep]), keep, norm.to_dict()
+
+
+def _check_counts(counts: dict[str, int], kept: dict[str, int], data_cfg: dict[str, Any]) -> None:
+    """Fail when training would find no train or val slice (instead of an empty run later).
+
+    Args:
+        counts: slices per split.
+        kept: slices kept per source path after ``min_foreground``.
+        data_cfg: the config's ``data`` section.
+
+    Raises:
+        MriSrError: naming the sources, how many slices ``min_foreground`` kept and the settings
+            to change.
+    """
+    empty = [split for split in ("train", "val") if not counts[split]]
+    if not empty:
+        return
+    counted = ", ".join(str(n) for n in kept.values())
+    advice = "add sources" if len(kept) >= 3 else \
+        f"lower data.min_foreground or data.split.slab_gap ({data_cfg['split']['slab_gap']})"
+    raise MriSrError(f"{', '.join(kept)}: no {' or '.join(empty)} slice left: data.min_foreground "
+                     f"{data_cfg['min_foreground']:g} kept {counted} slices, too few for the train/val/test "
+                     f"split; {advice}")
 
 
 def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
@@ -150,10 +174,11 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     check_replaceable(out_dir)
     tmp = temp_dir_beside(out_dir)
     try:
-        rows, counts = [], {"train": 0, "val": 0, "test": 0}
+        rows, counts, kept = [], {"train": 0, "val": 0, "test": 0}, {}
         (tmp / "shards").mkdir()
         for source, subject in zip(sources, subjects):
             hr, indices, norm = _slices(source, data_cfg, scale)
+            kept[str(source["path"])] = len(indices)
             labels = [by_subject[subject]] * len(indices) if by_subject else \
                 split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
             subject_seed = zlib.crc32(subject.encode())
@@ -179,6 +204,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
                         "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
                         "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
                     })
+        _check_counts(counts, kept, data_cfg)
         with open(tmp / "manifest.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
             writer.writeheader()
