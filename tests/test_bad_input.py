@@ -241,3 +241,17 @@ def test_prepare_fails_when_no_training_slice_is_left(cli, tmp_path):
     save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "thin.nii.gz")
     err = prepare_fails(cli, tmp_path, tmp_path / "thin.nii.gz", "no train slice left", hr_patch_size=16)
     assert "data.min_foreground 0.15 kept 3 slices" in err
+
+
+def test_interpolate_refuses_to_write_onto_an_input(cli, tmp_path):
+    import torch
+
+    from mri_sr.nets import build_network
+
+    for name in ("psnr.pt", "gan.pt"):
+        torch.save(build_network({"type": "srresnet", "num_feat": 4, "num_block": 1}).state_dict(), tmp_path / name)
+    before = snapshot(tmp_path)
+    for out in ("psnr.pt", "gan.pt"):
+        one_line_error(cli("interpolate", "--alpha", 0.5, tmp_path / "psnr.pt", tmp_path / "gan.pt", tmp_path / out),
+                       out, "is the input")
+    assert snapshot(tmp_path) == before
