@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from mri_sr import __version__
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import atomic_path
 
 FORMAT = "mri-sr-checkpoint/1"
@@ -58,20 +58,15 @@ def load_weights(path: str | Path, what: str = "PyTorch weights file", map_locat
         raise MriSrError(f"{path}: {what} not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "GLOBAL" in str(exc) or "global" in str(exc):  # a pickled object that would import code
-            raise MriSrError(f"{path}: not a safe {what}: it holds Python objects that would run code "
-                             "when loaded, so it was refused") from None
-        raise MriSrError(f"{path}: not a readable {what} (not a PyTorch file, or damaged)") from None
     except PermissionError:
         raise MriSrError(f"{path}: cannot read {what} (permission denied)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise MriSrError(f"{path}: not a readable {what} ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+    except Exception as exc:  # torch.load raises many types (KeyError, ValueError, ...) on foreign files
+        if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in str(exc) or "global" in str(exc)):
+            # a pickled object that would import and run code: refused, never executed
+            raise MriSrError(f"{path}: not a safe {what} (it needs code execution to load; refused)") from None
+        known = isinstance(exc, (RuntimeError, OSError, EOFError, zipfile.BadZipFile))
+        raise MriSrError(f"{path}: not a readable {what} "
+                         f"({one_line(exc, 200) if known else 'not a PyTorch file, or damaged'})") from None
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
@@ -91,7 +86,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     Raises:
         MriSrError: missing, unreadable, unsafe or not an mri-sr checkpoint.
     """
-    payload = load_weights(path, "checkpoint", map_location)
+    payload = load_weights(path, "mri-sr checkpoint", map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise MriSrError(f"{path}: not an mri-sr checkpoint (no '{FORMAT}' format field)")
     return payload
@@ -160,9 +155,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
         net = build_network(checkpoint["net_g_spec"])
         net.load_state_dict(checkpoint["nets"]["net_g"])
     except MriSrError as exc:
-        raise MriSrError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise MriSrError(f"{path}: generator weights do not match its network spec ({_first_line(exc)})") from None
+        raise MriSrError(f"{path}: net_g_spec: {exc}") from None
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        raise MriSrError(f"{path}: generator weights do not match its network spec ({one_line(exc, 200)})") from None
     percentiles = None
     norm = checkpoint.get("normalisation")
     if isinstance(norm, dict) and {"low_percentile", "high_percentile"} <= set(norm):

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 import numpy as np
 
 from mri_sr import __version__
 from mri_sr.device import PRECISIONS
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
+from mri_sr.logsetup import configure_logging
+from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
 
 PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
@@ -20,12 +21,16 @@ def cmd_info(args: argparse.Namespace) -> None:
     from mri_sr.io import load_volume
 
     volume = load_volume(args.path, series=args.series)
+    finite = np.isfinite(volume.data)
+    non_finite = int(finite.size - np.count_nonzero(finite))
+    values = volume.data[finite] if non_finite else volume.data
     info = {
         "source": volume.source,
         "shape": list(volume.data.shape),
         "spacing_mm": [round(s, 6) for s in volume.spacing],
         "orientation": volume.orientation,
-        "intensity_range": [float(np.nanmin(volume.data)), float(np.nanmax(volume.data))],
+        "intensity_range": [float(values.min()), float(values.max())] if values.size else [None, None],
+        "non_finite_voxels": non_finite,
         "affine": np.round(volume.affine, 6).tolist(),
     }
     if args.json:
@@ -35,7 +40,10 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"shape:       {'x'.join(map(str, info['shape']))}")
     print(f"spacing:     {' x '.join(f'{s:g}' for s in info['spacing_mm'])} mm")
     print(f"orientation: {info['orientation']}")
-    print(f"intensity:   {info['intensity_range'][0]:g} .. {info['intensity_range'][1]:g}")
+    if values.size:
+        print(f"intensity:   {info['intensity_range'][0]:g} .. {info['intensity_range'][1]:g} (finite voxels)")
+    if non_finite:
+        print(f"not finite:  {non_finite} of {finite.size} voxels are NaN or infinite")
     print("affine (voxel -> RAS+ mm):")
     for row in info["affine"][:3]:
         print("  " + " ".join(f"{v:11.4f}" for v in row))
@@ -56,8 +64,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
+    from mri_sr.fsutil import refuse_overwriting_input
     from mri_sr.nets import interpolate_checkpoints
 
+    refuse_overwriting_input(args.out, (args.psnr, args.gan))
     interpolate_checkpoints(args.psnr, args.gan, args.out, args.alpha)
 
 
@@ -177,13 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("train", "evaluate", "upscale"):
         cap_threads()
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
-        args.func(args)
+        with sigterm_raises():
+            args.func(args)
     except MriSrError as exc:
-        print(f"mri-sr: error: {exc}", file=sys.stderr)
+        print(f"mri-sr: error: {one_line(exc, limit=None)}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an I/O failure the checks could not foresee (disk full, permissions)
+        if exc.filename is None:
+            raise
+        print(f"mri-sr: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Terminated:
+        print("mri-sr: terminated", file=sys.stderr)
+        return TERMINATED_EXIT_STATUS
     except KeyboardInterrupt:
         print("mri-sr: interrupted", file=sys.stderr)
         return 130

@@ -1,21 +1,103 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Safe file output: temporaries beside the target renamed into place, stale ones cleared, inputs
+never replaced.
+
+Temporaries are hidden and named ``.{target name}.mri-sr-tmp-{host}-{pid}-{random}[suffix]``, so a
+later run can recognise, and remove, those a killed process (SIGKILL, power loss) left behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
+import re
+import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mri_sr.errors import MriSrError
+
+log = logging.getLogger(__name__)
+
+TMP_TAG = ".mri-sr-tmp-"
+STARTED = time.time()  # temporaries older than this process and not its own may be stale
+FOREIGN_HOST_AGE_S = 3600.0  # another host's temporary untouched this long is stale
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname().split(".")[0])[:32] or "host"
+
+
+def temp_prefix(target: Path) -> str:
+    """Name prefix of this process's temporaries for ``target``."""
+    return f".{target.name}{TMP_TAG}{_HOST}-{os.getpid()}-"
+
+
+def _is_stale(path: Path, host: str, pid: int) -> bool:
+    try:
+        age = STARTED - path.lstat().st_mtime
+    except OSError:
+        return False
+    if host != _HOST:
+        return age > FOREIGN_HOST_AGE_S
+    if age <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of ``target`` that an earlier, dead mri-sr process left beside it.
+
+    Only names made by :func:`temp_prefix` are considered; one is removed when it is older than
+    this process and its process is gone (same host), or untouched for an hour (another host).
+
+    Returns:
+        The paths removed.
+    """
+    target = Path(target)
+    pattern = re.compile(re.escape(f".{target.name}{TMP_TAG}") + r"(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[a-z0-9_]+")
+    removed = []
+    for path in target.parent.glob(glob.escape(f".{target.name}{TMP_TAG}") + "*"):
+        match = pattern.match(path.name)
+        if not match or not _is_stale(path, match["host"], int(match["pid"])):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except OSError:
+            continue
+        log.info("removed %s, left by an interrupted run", path)
+        removed.append(path)
+    return removed
+
+
+def temp_dir_beside(target: str | os.PathLike) -> Path:
+    """A new hidden folder beside ``target`` (its parent created if missing), for building it.
+
+    Raises:
+        MriSrError: the parent folder cannot be created or written.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        return Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
+    except OSError as exc:
+        raise MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
-    On any exception the temporary file is removed, so no half-written output is left.
+    On any exception (Ctrl-C and SIGTERM included, see ``mri_sr.cli``) the temporary file is
+    removed, so no half-written output is left; stale ones of earlier runs are removed first.
 
     Args:
         path: final destination. Its folder is created if missing.
@@ -27,12 +109,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix or ".tmp", dir=path.parent)
     except OSError as exc:
         raise MriSrError(f"{path}: cannot write output ({exc.strerror or exc})") from None
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.close(fd)
         yield tmp_path
         if tmp_path.exists():  # mkstemp makes 0600 files; give outputs the usual permissions
             umask = os.umask(0)
@@ -42,3 +125,52 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_input(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse an output path that would replace, or be written into, one of the inputs.
+
+    Args:
+        output: the file about to be written.
+        inputs: the files and folders read (``None`` and ``builtin:`` names are skipped).
+
+    Raises:
+        MriSrError: ``output`` is an input (same path, or the same file through a symbolic or
+            hard link), or lies inside an input folder (e.g. a DICOM series folder).
+    """
+    output = Path(output)
+    target = output.resolve()
+    for item in inputs:
+        if item is None or str(item).startswith("builtin:"):
+            continue
+        source = Path(item)
+        if target == source.resolve() or _same_file(output, source):
+            raise MriSrError(f"{output}: is the input {source}; choose another output file (refusing to replace it)")
+        if source.is_dir() and target.is_relative_to(source.resolve()):
+            raise MriSrError(f"{output}: lies inside the input folder {source}; choose an output outside it")
+
+
+def check_output_folder(folder: str | os.PathLike) -> None:
+    """Fail early (before any work) on an output folder that cannot be made or written.
+
+    Raises:
+        MriSrError: ``folder`` is a file, or its nearest existing ancestor is a file or is not
+            writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise MriSrError(f"{folder}: exists and is not a folder; give a folder for --out")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MriSrError(f"{folder}: cannot write output ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MriSrError(f"{folder}: cannot write output (folder {existing} is not writable)")

@@ -33,6 +33,7 @@ from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.resize import imresize_torch
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, resize_axis, upscaled_affine
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume, save_nifti
@@ -215,6 +216,7 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
     """
     output, options = Path(output), options or UpscaleOptions()
     check_output(output)
+    refuse_overwriting_input(output, (input, checkpoint))
     if (checkpoint is None) == (method is None):
         raise MriSrError(f"{output}: give exactly one of --checkpoint and --method")
     if checkpoint is not None:

@@ -67,3 +67,27 @@ def mni_crop() -> tuple[np.ndarray, np.ndarray]:
     affine = template.affine.astype(np.float64).copy()
     affine[:3, 3] = template.affine[:3, :3] @ corner + template.affine[:3, 3]
     return stored, affine
+
+
+@pytest.fixture
+def cli_unprivileged():
+    """Run ``mri-sr ARGS`` in a subprocess without root's power over file permissions (under root,
+    in a user namespace: ``unshare --user``); return (exit code, stdout, stderr)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    prefix = []
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "--user", "true"]).returncode != 0:
+            pytest.skip("running as root and cannot drop privileges (unshare --user)")
+        prefix = ["unshare", "--user"]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run([*prefix, sys.executable, "-m", "mri_sr.cli", *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        return done.returncode, done.stdout, done.stderr
+
+    return run

@@ -6,7 +6,6 @@ import csv
 import json
 import logging
 import shutil
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mri_sr.data.degrade import Degradation
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import SPLITS, split_slabs, split_subjects
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import check_output_folder, temp_dir_beside
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
 
@@ -29,6 +29,46 @@ MANIFEST_FIELDS = [
     "norm_low", "norm_high", "norm_low_percentile", "norm_high_percentile",
     "degradation", "scale", "blur_sigma", "noise_sigma", "seed", "hr_height", "hr_width",
 ]
+MARKER = ".mri-sr-prepared"  # in every prepared folder: only such a folder is ever replaced
+LEGACY_LAYOUT = {"prepare.json", "manifest.csv", "shards"}  # prepared before the marker existed
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Refuse an ``--out`` that is not a folder ``prepare`` made itself (or missing, or empty).
+
+    Raises:
+        MriSrError: ``out_dir`` is a file or link, or a folder holding anything else.
+    """
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise MriSrError(f"{out_dir}: exists and is not a folder; give a folder for --out")
+    if not out_dir.is_dir():
+        return
+    try:
+        names = {p.name for p in out_dir.iterdir()}
+    except OSError as exc:
+        raise MriSrError(f"{out_dir}: cannot read the output folder ({exc.strerror})") from None
+    ours = MARKER in names or ({"prepare.json", "manifest.csv"} <= names <= LEGACY_LAYOUT)
+    if names and not ours:
+        raise MriSrError(f"{out_dir}: folder exists and was not made by `mri-sr prepare`; refusing to replace "
+                         "it (choose another --out)")
+
+
+def _install(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out_dir``, replacing a previous prepared folder."""
+    (tmp / MARKER).write_text("written by mri-sr prepare; this folder is replaced when prepare reruns\n")
+    tmp.chmod(0o755)
+    if out_dir.exists():
+        check_replaceable(out_dir)
+        old = tmp.with_name(tmp.name + "-old")
+        out_dir.rename(old)
+        try:
+            tmp.rename(out_dir)
+        except BaseException:  # SIGTERM or Ctrl-C between the renames: put the old folder back
+            old.rename(out_dir)
+            raise
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out_dir)
 
 
 def subject_name(source: dict[str, Any]) -> str:
@@ -65,8 +105,32 @@ def _slices(source: dict[str, Any], data_cfg: dict[str, Any], scale: int) -> tup
     foreground = (stack > FOREGROUND_LEVEL).mean(axis=(1, 2))
     keep = [int(i) for i in np.flatnonzero(foreground >= data_cfg["min_foreground"])]
     if not keep:
-        raise MriSrError(f"{path}: no slice has at least {data_cfg['min_foreground']:.0%} foreground")
+        raise MriSrError(f"{path}: no slice has at least {data_cfg['min_foreground']:.0%} foreground "
+                         "(data.min_foreground)")
     return np.ascontiguousarray(stack[keep]), keep, norm.to_dict()
+
+
+def _check_counts(counts: dict[str, int], kept: dict[str, int], data_cfg: dict[str, Any]) -> None:
+    """Fail when training would find no train or val slice (instead of an empty run later).
+
+    Args:
+        counts: slices per split.
+        kept: slices kept per source path after ``min_foreground``.
+        data_cfg: the config's ``data`` section.
+
+    Raises:
+        MriSrError: naming the sources, how many slices ``min_foreground`` kept and the settings
+            to change.
+    """
+    empty = [split for split in ("train", "val") if not counts[split]]
+    if not empty:
+        return
+    counted = ", ".join(str(n) for n in kept.values())
+    advice = "add sources" if len(kept) >= 3 else \
+        f"lower data.min_foreground or data.split.slab_gap ({data_cfg['split']['slab_gap']})"
+    raise MriSrError(f"{', '.join(kept)}: no {' or '.join(empty)} slice left: data.min_foreground "
+                     f"{data_cfg['min_foreground']:g} kept {counted} slices, too few for the train/val/test "
+                     f"split; {advice}")
 
 
 def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
@@ -78,6 +142,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         out_dir/shards/{subject}-{split}-lr.npy   (N, H/scale, W/scale) float32 in [0, 1]
         out_dir/manifest.csv                      one row per slice (MANIFEST_FIELDS)
         out_dir/prepare.json                      resolved config and counts
+        out_dir/.mri-sr-prepared                  marker: a folder prepare may replace
 
     Deterministic: each slice's noise comes from a generator seeded by
     (seed, crc32(subject), slice index), so the same config gives identical files.
@@ -85,7 +150,8 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     Args:
         config: validated configuration (see ``mri_sr.config``).
         scale: downscaling factor (2, 3 or 4).
-        out_dir: destination folder; replaced if it exists.
+        out_dir: destination folder: new, empty, or made by an earlier ``prepare`` (then replaced;
+            any other folder is refused, so no user file is ever deleted).
 
     Returns:
         Path of the manifest.
@@ -104,13 +170,15 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         log.warning("fewer than 3 subjects: each volume is split into separated slabs along the axis")
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    check_output_folder(out_dir)
+    check_replaceable(out_dir)
+    tmp = temp_dir_beside(out_dir)
     try:
-        rows, counts = [], {"train": 0, "val": 0, "test": 0}
+        rows, counts, kept = [], {"train": 0, "val": 0, "test": 0}, {}
         (tmp / "shards").mkdir()
         for source, subject in zip(sources, subjects):
             hr, indices, norm = _slices(source, data_cfg, scale)
+            kept[str(source["path"])] = len(indices)
             labels = [by_subject[subject]] * len(indices) if by_subject else \
                 split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
             subject_seed = zlib.crc32(subject.encode())
@@ -136,6 +204,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
                         "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
                         "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
                     })
+        _check_counts(counts, kept, data_cfg)
         with open(tmp / "manifest.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
             writer.writeheader()
@@ -143,10 +212,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         summary = {"scale": scale, "seed": seed, "data": data_cfg, "counts": counts,
                    "degradation": degradation.to_dict()}
         (tmp / "prepare.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.chmod(0o755)
-        tmp.rename(out_dir)
+        _install(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mri_sr.data.resize import imresize
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
@@ -76,7 +76,7 @@ def read_rgb(path: Path) -> np.ndarray:
                 raise MriSrError(f"{path}: {img.mode} image; benchmarks need 8-bit grey or RGB images")
             return np.asarray(img.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
-        raise MriSrError(f"{path}: not a readable image ({exc})") from None
+        raise MriSrError(f"{path}: not a readable image ({one_line(exc)})") from None
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pydicom
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.io.dicom_frames import Frame
 
 SAME_POSITION_MM = 0.01
@@ -145,7 +145,7 @@ def read_pixels(frames: list[Frame], order: np.ndarray) -> np.ndarray:
             ds = pydicom.dcmread(path)
             pixels = ds.pixel_array
         except Exception as exc:  # pydicom raises many types for undecodable pixel data
-            raise MriSrError(f"{path}: cannot read pixel data ({type(exc).__name__}: {exc})") from None
+            raise MriSrError(f"{path}: cannot read pixel data ({type(exc).__name__}: {one_line(exc)})") from None
         if pixels.ndim == 2:
             pixels = pixels[np.newaxis]
         if pixels.ndim != 3 or pixels.shape[1:] != (rows, cols):

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.io.volume import Volume
 
 KEYS = ("reconstruction_rss", "reconstruction_esc")
@@ -48,7 +48,7 @@ def load_fastmri(path: Path) -> Volume:
             data = np.asarray(f[key], dtype=np.float32)
             header = f["ismrmrd_header"][()] if "ismrmrd_header" in f else None
     except OSError as exc:
-        raise MriSrError(f"{path}: not a readable HDF5 file ({exc})") from None
+        raise MriSrError(f"{path}: not a readable HDF5 file ({one_line(exc)})") from None
     if data.ndim != 3:
         raise MriSrError(f"{path}: {key} has shape {data.shape}; expected (slices, H, W)")
     spacing = _spacing_from_header(header)

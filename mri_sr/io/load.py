@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,19 @@ def _load_builtin(name: str) -> Volume:
         data = np.asarray(img.get_fdata(), dtype=np.float32)
         return Volume(data, img.affine.astype(np.float64), "MNI152 T1 1 mm template (nilearn)")
     raise MriSrError(f"{BUILTIN_PREFIX}{name}: unknown built-in volume; known: {', '.join(BUILTINS)}")
+
+
+def _check_readable(path: Path) -> None:
+    """Report a file or folder this user may not read as such (not as an unknown file type)."""
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise MriSrError(f"{path}: cannot read folder (permission denied)")
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise MriSrError(f"{path}: cannot read file ({(exc.strerror or str(exc)).lower()})") from None
 
 
 def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
@@ -46,6 +60,7 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise MriSrError(f"{path}: no such file or folder")
+    _check_readable(path)
     name = path.name.lower()
     if path.is_dir() or name.endswith((".dcm", ".ima")):
         from mri_sr.io.dicom import load_dicom

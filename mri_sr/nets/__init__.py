@@ -10,7 +10,7 @@ import inspect
 
 from torch import nn
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.nets.discriminators import PatchGANDiscriminator, SRGANDiscriminator, VGGStyleDiscriminator
 from mri_sr.nets.interpolate import interpolate_checkpoints, interpolate_state_dicts
 from mri_sr.nets.rrdbnet import RRDBNet, convert_legacy_esrgan_keys
@@ -28,6 +28,19 @@ NETWORKS: dict[str, type[nn.Module]] = {
 }
 
 
+# Constructor annotations (strings: ``from __future__ import annotations``) whose values are checked.
+_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_types(name: str, params: dict[str, inspect.Parameter], kwargs: dict) -> None:
+    """Refuse e.g. ``num_feat: "eight"`` (or ``true``) before the constructor sees it."""
+    for key, value in kwargs.items():
+        annotation = str(params[key].annotation)
+        expected = _TYPES.get(annotation)
+        if expected and (not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected)):
+            raise MriSrError(f"network {name}: option {key!r} must be {annotation}, got {value!r}")
+
+
 def build_network(spec: dict) -> nn.Module:
     """Construct a network from a config block.
 
@@ -42,20 +55,23 @@ def build_network(spec: dict) -> nn.Module:
         MriSrError: no or unknown ``type`` (the message lists the known names), an unknown keyword
             (named), or a value the architecture does not support (e.g. ``scale: 5``).
     """
+    if not isinstance(spec, dict):
+        raise MriSrError(f"network spec must be a mapping with a 'type', got {spec!r}")
     kwargs = dict(spec)
     name = kwargs.pop("type", None)
-    if name not in NETWORKS:
+    if not isinstance(name, str) or name not in NETWORKS:
         known = ", ".join(sorted(NETWORKS))
         raise MriSrError(f"network type {name!r} is unknown (known: {known})")
     cls = NETWORKS[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    params = {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k != "self"}
     for key in kwargs:
-        if key not in accepted:
-            raise MriSrError(f"network {name}: unknown option {key!r} (accepted: {', '.join(accepted)})")
+        if key not in params:
+            raise MriSrError(f"network {name}: unknown option {key!r} (accepted: {', '.join(params)})")
+    _check_types(name, params, kwargs)
     try:
         return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise MriSrError(f"network {name}: {exc}") from None
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise MriSrError(f"network {name}: {one_line(exc)}") from None
 
 
 __all__ = [

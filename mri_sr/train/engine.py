@@ -22,7 +22,9 @@ from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.data.online import degrade_batch
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import check_output_folder
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
+from mri_sr.train.resume import check_resumable
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer, seed_everything
@@ -76,6 +78,7 @@ def _resume_or_init(run: _Run, init: str | Path | None) -> None:
     last, trainer = run.out_dir / "last.pt", run.trainer
     if last.exists():
         checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        check_resumable(checkpoint, run.config, trainer.specs, last)
         trainer.load_state_dict(checkpoint)
         run.iteration, run.best_val_psnr = checkpoint["iteration"], checkpoint["best_val_psnr"]
         run.wall_seconds = checkpoint["wall_seconds"]
@@ -167,6 +170,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         ``final.pt``'s path and the networks as trained in this process.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    check_output_folder(out_dir)
     torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels up to 100x
     dev = pick_device(device)
     ddp = init_distributed(dev)

@@ -245,3 +245,24 @@ def test_missing_slice_is_an_error(dicom_writer, mni_crop, tmp_path) -> None:
     middle[0].unlink()
     with pytest.raises(MriSrError, match=rf"^{re.escape(str(tmp_path))}: slice positions are unevenly spaced"):
         load_dicom(tmp_path)
+
+
+def test_compressed_transfer_syntaxes_give_identical_voxels(tmp_path: Path) -> None:
+    """pydicom's MR_small in four transfer syntaxes (explicit little endian, RLE, JPEG-LS lossless
+    and JPEG 2000 lossless: common in PACS exports) loads through the series reader identically."""
+    from pydicom.data import get_testdata_file
+
+    from mri_sr.io import load_volume
+
+    volumes = {}
+    for name in ("MR_small.dcm", "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"):
+        folder = tmp_path / name.removesuffix(".dcm")
+        folder.mkdir()
+        shutil.copy(get_testdata_file(name), folder / "slice.dcm")
+        volumes[name] = load_volume(folder)
+    reference = volumes.pop("MR_small.dcm")
+    stored = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    assert reference.data.shape == (*stored.T.shape, 1) and np.ptp(reference.data) > 0
+    for name, volume in volumes.items():
+        np.testing.assert_array_equal(volume.data, reference.data, err_msg=name)
+        np.testing.assert_array_equal(volume.affine, reference.affine, err_msg=name)

@@ -33,3 +33,19 @@ def test_info_text_output(cli, shared_data):
     code, out, _ = cli("info", shared_data / "mri" / "nifti" / "chris_t1.nii.gz")
     assert code == 0
     assert "shape:       188x256x190" in out and "orientation: RAS" in out
+
+
+def test_info_counts_voxels_that_are_not_finite(cli, tmp_path):
+    from mri_sr.io import save_nifti
+
+    data = np.random.default_rng(0).uniform(10, 20, (10, 10, 4)).astype(np.float32)
+    data[0, 0, 0], data[1, 0, 0], data[2, 0, 0] = np.nan, np.inf, -np.inf
+    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "bad.nii.gz")
+    code, out, err = cli("info", "--json", tmp_path / "bad.nii.gz")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["non_finite_voxels"] == 3
+    finite = data[np.isfinite(data)]
+    assert info["intensity_range"] == [float(finite.min()), float(finite.max())]
+    code, out, _ = cli("info", tmp_path / "bad.nii.gz")
+    assert code == 0 and "3 of 400 voxels are NaN or infinite" in out

@@ -91,3 +91,33 @@ def test_non_image_file_is_a_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(MriSrError, match=r"notes\.txt: unsupported file type"):
         load_volume(tmp_path / "notes.txt")
+
+
+def gantry_tilted_affine(tilt_degrees: float = 20.0) -> np.ndarray:
+    """Slices stepping 3 mm along z and shifted along y by the tilt: a sheared affine."""
+    affine = oblique_affine()
+    affine[:3, 2] = [0.0, 3.0 * np.tan(np.deg2rad(tilt_degrees)), 3.0]
+    return affine
+
+
+def test_sheared_affine_is_written_in_the_sform_only(tmp_path, caplog):
+    volume = Volume(np.zeros((8, 8, 6), dtype=np.float32), gantry_tilted_affine(), "tilted")
+    with caplog.at_level("WARNING", logger="mri_sr"):
+        save_nifti(volume, tmp_path / "tilted.nii.gz")
+    img = nib.load(tmp_path / "tilted.nii.gz")
+    assert int(img.header["sform_code"]) == 1 and int(img.header["qform_code"]) == 0
+    np.testing.assert_allclose(img.header.get_sform(), volume.affine, atol=1e-5)
+    np.testing.assert_allclose(load_volume(tmp_path / "tilted.nii.gz").affine, volume.affine, atol=1e-5)
+    assert "sheared" in caplog.text and "tilted.nii.gz" in caplog.text
+
+
+@pytest.mark.parametrize("flip", [1.0, -1.0])
+def test_unsheared_affine_keeps_a_qform_equal_to_the_sform(tmp_path, caplog, flip):
+    affine = oblique_affine() @ np.diag([flip, 1.0, 1.0, 1.0])
+    with caplog.at_level("WARNING", logger="mri_sr"):
+        save_nifti(Volume(np.zeros((8, 8, 6), dtype=np.float32), affine, "oblique"), tmp_path / "o.nii")
+    img = nib.load(tmp_path / "o.nii")
+    assert int(img.header["qform_code"]) == 1 and int(img.header["sform_code"]) == 1
+    np.testing.assert_allclose(img.header.get_qform(), img.header.get_sform(), atol=1e-4)
+    np.testing.assert_allclose(img.header.get_qform(), affine, atol=1e-4)
+    assert "sheared" not in caplog.text

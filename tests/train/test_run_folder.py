@@ -1,0 +1,54 @@
+"""`mri-sr train --out RUN`: unusable run folders and resuming after the model changed are one line."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+
+def error_line(result, *needles):
+    code, _, err = result
+    assert code == 1 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG "))]
+    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
+    for needle in needles:
+        assert str(needle) in errors[0], err
+
+
+@pytest.fixture
+def model_yaml(tmp_path, micro_config):
+    def write(**networks):
+        config = micro_config("psnr", iterations=2)
+        config["networks"]["net_g"] = {**config["networks"]["net_g"], **networks}
+        path = tmp_path / "model.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return write
+
+
+def test_out_is_a_file(cli, prepared, model_yaml, tmp_path):
+    (tmp_path / "run").write_text("a user's file")
+    error_line(cli("train", "--config", model_yaml(), "--data", prepared, "--out", tmp_path / "run"),
+               tmp_path / "run", "not a folder")
+    assert (tmp_path / "run").read_text() == "a user's file"
+
+
+def test_out_in_an_unwritable_folder(cli_unprivileged, prepared, model_yaml, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        error_line(cli_unprivileged("train", "--config", model_yaml(), "--data", prepared, "--out",
+                                    locked / "run"), locked / "run", "not writable")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
+
+
+def test_resume_after_the_network_changed_says_what_changed(cli, prepared, model_yaml, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "--config", model_yaml(), "--data", prepared, "--out", run, "--device", "cpu")[0] == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    error_line(cli("train", "--config", model_yaml(num_feat=4), "--data", prepared, "--out", run, "--device", "cpu"),
+               run / "last.pt", "net_g.num_feat 8 -> 4", "start afresh", "--out")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
