@@ -25,6 +25,7 @@ from mri_sr.data.online import degrade_batch
 from mri_sr.errors import MriSrError
 from mri_sr.device import pick_device
 from mri_sr.train.device import Precision, barrier, init_distributed, sync_buffers
+from mri_sr.train.init import generator_state, init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.setup import build_setup, wrap_networks
 from mri_sr.train.steps import STEPS, Trainer
@@ -58,8 +59,7 @@ def _generator_payload(config, specs, raw_nets, prepared, iteration) -> dict[str
     data = prepared["data"]
     return {
         "version": __version__, "model": config["model"], "iteration": iteration,
-        "scale": prepared["scale"], "in_channels": 1, "net_g_spec": specs["net_g"],
-        "nets": {"net_g": raw_nets["net_g"].state_dict()},
+        "scale": prepared["scale"], "in_channels": 1, **generator_state(raw_nets, specs),
         "normalisation": dict(data["normalisation"]), "degradation": prepared["degradation"],
         "config": config,
     }
@@ -123,10 +123,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
     else:
         resumed_scaler = None
         if init:
-            source = load_checkpoint(init)
-            if source.get("net_g_spec") != specs["net_g"]:
-                raise MriSrError(f"{init}: its generator {source.get('net_g_spec')} differs from {specs['net_g']}")
-            raw_nets["net_g"].load_state_dict(source["nets"]["net_g"])
+            init_generators(raw_nets, specs, init)
 
     nets = wrap_networks(raw_nets, config, ddp, dev)
     trainer = Trainer(nets, setup.losses, dict(config["losses"]["weights"]), opt_g, opt_d, precision)

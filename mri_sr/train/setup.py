@@ -54,7 +54,7 @@ def build_setup(config: dict[str, Any], scale: int, device: torch.device, in_cha
     tc = config["train"]
     specs = network_specs(config, scale, in_channels)
     nets = {name: build_network(specs[name]) for name in GENERATORS + DISCRIMINATORS if name in specs}
-    if (config["method"] == "cycle") != ("net_g_lr" in nets):
+    if config["method"] == "gan" and "net_g_lr" in nets or config["method"] == "cycle" and "net_g_lr" not in nets:
         raise MriSrError(f"{config['model']}: method {config['method']} and networks {sorted(nets)} do not fit")
     for net in nets.values():
         net.to(device)
