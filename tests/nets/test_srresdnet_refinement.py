@@ -47,3 +47,4 @@ def test_gpu_refinement_changes_a_noise_free_mri_slice():
         net.noise_floor = 0.0  # the paper's unfloored estimate: the residual is clamped to ~0
         with torch.no_grad():
             assert (net(lr) - up).abs().mean() < 0.1 * change
+
