@@ -93,8 +93,6 @@ def test_patchgan_layer_list_is_pix2pix():
 
 
 def test_high_pass_discriminator_ignores_smooth_content():
-    from mri_sr.nets.discriminators import VGGStyleDiscriminator
-
     torch.manual_seed(0)
     plain = VGGStyleDiscriminator(1, num_feat=4, input_size=32).eval()
     torch.manual_seed(0)
