@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import torch
 from nilearn.datasets import load_mni152_template
@@ -26,7 +28,7 @@ def test_hfen_grows_with_blur() -> None:
     hr = _mni_slice()
     values = [hfen(gaussian_filter(hr, sigma), hr) for sigma in (0.5, 1.0, 2.0, 4.0)]
     assert values[0] > 0
-    assert all(a < b for a, b in zip(values, values[1:])), values
+    assert all(a < b for a, b in pairwise(values)), values
 
 
 def test_hfen_is_the_relative_log_error() -> None:
