@@ -25,3 +25,10 @@ rule train_all:
 rule evaluate_all:
     input:
         all_metrics,
+
+
+# SRResCycGAN as configured, without TV, without identity, without both (same budget and seed),
+# evaluated like the other models: the report in results/report/ablation/ adds the ablation table.
+rule ablation:
+    input:
+        "results/report/ablation/index.html",

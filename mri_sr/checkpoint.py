@@ -92,19 +92,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
-def generator_payload(config: dict[str, Any], net_g_spec: dict[str, Any], net_g: nn.Module,
+# The generators a checkpoint carries, with the key of each one's network spec.
+GENERATOR_SPEC_KEYS = {"net_g": "net_g_spec", "net_g_lr": "net_g_lr_spec"}
+
+
+def generator_payload(config: dict[str, Any], specs: dict[str, dict[str, Any]], nets: dict[str, nn.Module],
                       prepared: dict[str, Any], iteration: int, precision: str) -> dict[str, Any]:
-    """What inference needs: the SR generator and how its inputs were made.
+    """What inference (and a following training stage) needs: the generators and how their
+    inputs were made.
 
     Args:
-        config: resolved model config; net_g_spec: the generator's spec; net_g: the generator.
+        config: resolved model config; specs, nets: the run's network specs and networks by role.
+            ``net_g`` always goes in; ``net_g_lr`` (SRResCycGAN's degradation generator) too
+            when the run has one, so that a warm-up hands both generators to the cycle stage.
         prepared: the data folder's ``prepare.json`` (scale, normalisation, degradation).
         iteration: last completed iteration; precision: the autocast mode trained in.
     """
+    names = [name for name in GENERATOR_SPEC_KEYS if name in nets]
     return {
         "version": __version__, "model": config["model"], "iteration": iteration,
-        "scale": prepared["scale"], "in_channels": 1, "net_g_spec": net_g_spec,
-        "nets": {"net_g": net_g.state_dict()},
+        "scale": prepared["scale"], "in_channels": 1,
+        **{GENERATOR_SPEC_KEYS[name]: specs[name] for name in names},
+        "nets": {name: nets[name].state_dict() for name in names},
         "normalisation": dict(prepared["data"]["normalisation"]), "degradation": prepared["degradation"],
         "config": config, "precision": precision,
     }

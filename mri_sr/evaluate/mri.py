@@ -36,7 +36,7 @@ from mri_sr.evaluate.consistency import mri_degradation, mri_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
 from mri_sr.evaluate.stats import json_float, summarise
-from mri_sr.metrics import per_slice, psnr, psnr_batch, ssim_batch
+from mri_sr.metrics import hfen_batch, per_slice, psnr, psnr_batch, ssim_batch
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _volume_metrics(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, degradation:
     """
     consistency, error = mri_lr_consistency(sr, lr, degradation)
     slices = {"psnr": per_slice(psnr_batch, sr, hr), "ssim": per_slice(ssim_batch, sr, hr),
-              "lr_consistency_psnr": consistency}
+              "hfen": per_slice(hfen_batch, sr, hr), "lr_consistency_psnr": consistency}
     volume = {"psnr": psnr(_flat(sr), _flat(hr), 1.0), "ssim": float(slices["ssim"].mean()),
               "lr_consistency_psnr": psnr(_flat(error), np.zeros_like(_flat(error)), 1.0)}
     if mask:
@@ -192,7 +192,7 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
     if images_dir is not None:
         write_index(images_dir, {"method": method.name, "dataset": name, "scale": scale, "kind": "mri"}, samples)
     result: dict[str, Any] = {
-        "dataset": name, "kind": "mri", "images": rows, **summarise(rows, ("psnr", "ssim", "lr_consistency_psnr")),
+        "dataset": name, "kind": "mri", "images": rows, **summarise(rows, ("psnr", "ssim", "hfen", "lr_consistency_psnr")),
         "volumes": volume_rows,
         "volume_psnr": summarise(volume_rows, ("psnr",))["psnr"],
         "volume_ssim": summarise(volume_rows, ("ssim",))["ssim"],
@@ -200,6 +200,7 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         "convention": {"data_range": 1.0, "crop_border": 0, "sr_clipped_to": [0.0, 1.0],
                        "volume_psnr": "3D, over all test voxels of the volume",
                        "volume_ssim": "mean of the 2D slice SSIMs", "ssim": "11x11 Gaussian, sigma 1.5",
+                       "hfen": "||LoG(sr - hr)|| / ||LoG(hr)||, 15x15 LoG sigma 1.5 px, per slice",
                        "lr_consistency": "manifest degradation without noise, PSNR against LR"},
     }
     if mask:

@@ -33,7 +33,7 @@ from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
 from mri_sr.evaluate.stats import json_float, summarise
-from mri_sr.metrics import benchmark_psnr_ssim
+from mri_sr.metrics import benchmark_hfen, benchmark_psnr_ssim
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def evaluate_natural(method: SRMethod, dataset: str, scale: int, images_dir: Pat
             report, or None.
 
     Returns:
-        The metrics (``dataset``, ``kind``, ``psnr``, ``ssim``, ``lr_consistency_psnr``, their
+        The metrics (``dataset``, ``kind``, ``psnr``, ``ssim``, ``hfen``, ``lr_consistency_psnr``, their
         ``_std``, ``images``, ``convention``) without the method fields.
     """
     name, images = load_benchmark(dataset, scale)
@@ -148,6 +148,7 @@ def evaluate_natural(method: SRMethod, dataset: str, scale: int, images_dir: Pat
         psnr_db, ssim_value = benchmark_psnr_ssim(sr, image.hr, scale)
         consistency, error = natural_lr_consistency(sr, image.lr, scale)
         row = {"name": image.name, "psnr": json_float(psnr_db), "ssim": json_float(ssim_value),
+               "hfen": json_float(benchmark_hfen(sr, image.hr, scale)),
                "lr_consistency_psnr": json_float(consistency), "lr_source": image.lr_source}
         rows.append(row)
         if images_dir is not None and i < NUM_SAMPLES:
@@ -158,7 +159,8 @@ def evaluate_natural(method: SRMethod, dataset: str, scale: int, images_dir: Pat
     channels = "rgb" if method.in_channels in (None, 3) else "y (bicubic cb/cr)"
     return {
         "dataset": name, "kind": "natural", "images": rows,
-        **summarise(rows, ("psnr", "ssim", "lr_consistency_psnr")),
+        **summarise(rows, ("psnr", "ssim", "hfen", "lr_consistency_psnr")),
         "convention": {"channels_fed": channels, "sr_rounded_to": "uint8", "metric_channel": "Y (BT.601, 16-235)",
-                       "crop_border": scale, "data_range": 255, "ssim": "11x11 Gaussian, sigma 1.5"},
+                       "crop_border": scale, "data_range": 255, "ssim": "11x11 Gaussian, sigma 1.5",
+                       "hfen": "||LoG(sr - hr)|| / ||LoG(hr)||, 15x15 LoG sigma 1.5 px, Y channel"},
     }

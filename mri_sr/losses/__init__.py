@@ -6,7 +6,8 @@ of the config's loss weights.
 
 Conventions for the training step: the ``gan`` weight multiplies ``GANLoss.generator_loss`` (the
 discriminator loss is not weighted); ``cycle`` holds forward + backward cycle and ``identity`` holds
-``identity_hr + identity_lr`` (the two values :class:`IdentityLoss` returns).
+``identity_hr + identity_lr`` (the two values :class:`IdentityLoss` returns); ``lr_pixel`` is a
+:class:`PixelLoss` between SRResCycGAN's degradation generator output G_LR(hr) and the paired LR.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 LOSSES: dict[str, type[nn.Module]] = {
     "pixel": PixelLoss,
+    "lr_pixel": PixelLoss,
     "perceptual": PerceptualLoss,
     "gan": GANLoss,
     "tv": TVGradientLoss,

@@ -11,14 +11,14 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mri_sr.data.kspace import kspace_zero_fill
 from mri_sr.data.resize import imresize_torch
+from mri_sr.errors import MriSrError
 
 
 def bicubic_resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     """MATLAB-compatible bicubic resampling to ``size`` (the degradation's resize), clamped to [0, 1]."""
     return imresize_torch(x, output_shape=size).clamp(0.0, 1.0)
-
-
 
 
 def _l1(prediction: Tensor, target: Tensor) -> Tensor:
@@ -42,36 +42,55 @@ class CycleLoss(nn.Module):
 
 
 class IdentityLoss(nn.Module):
-    """Each generator fed an image already in its target domain should return it unchanged.
+    """Each generator fed an image already in its target domain, at its input size, returns it unchanged.
 
-    With ``down = bicubic_resize(hr, lr.shape[-2:])`` and ``up = bicubic_resize(lr,
-    hr.shape[-2:])`` (see :func:`bicubic_resize`; the resampling factor is the scale implied by
-    the two shapes):
+    Exact definition (this project's reading of the design notes; ``resample`` is the resampling
+    of the training degradation, ``degrade`` the whole training degradation, k-space + noise as
+    ``mri-sr prepare`` makes it):
 
-    * ``identity_hr = mean(|net_g_hr(down) - hr|)``  (G_HR sees an LR-sized HR image);
-    * ``identity_lr = mean(|net_g_lr(up) - lr|)``    (G_LR sees an HR-sized LR image).
+    * ``identity_hr = mean(|net_g_hr(lr) - hr|)``: G_HR's target domain is HR and its input size
+      the LR size; the HR image at LR size is ``degrade(hr)``, which is the batch's ``lr``. With an
+      L1 content term this equals it (its weight adds to the content weight); it is passed in
+      as ``sr = net_g_hr(lr)`` so the step computes G_HR(lr) once.
+    * ``identity_lr = mean(|net_g_lr(up(lr)) - lr|)``: G_LR's target domain is LR and its input
+      size the HR size; the LR image at HR size is ``up(lr)``, the inverse of the training
+      resampling (``"kspace"``: k-space zero filling, :func:`~mri_sr.data.kspace.kspace_zero_fill`;
+      ``"bicubic"``: MATLAB bicubic upscaling), which adds no detail and keeps the LR noise. G_LR
+      should then only resample, not degrade again.
+
+    An earlier version fed G_HR a *bicubic* downscale of HR, a degradation G_HR never sees at
+    test time (the training LR is k-space + noise).
+
+    Args:
+        resample: ``"kspace"`` or ``"bicubic"``: the kind of the prepared data's degradation.
     """
 
+    def __init__(self, resample: str = "kspace") -> None:
+        super().__init__()
+        if resample not in ("kspace", "bicubic"):
+            raise MriSrError(f"identity loss: resample {resample!r} is not 'kspace' or 'bicubic'")
+        self.resample = resample
+
+    def upsample(self, lr: Tensor, size: tuple[int, int]) -> Tensor:
+        """(B, C, h, w) LR -> (B, C, *size) by the inverse of the training resampling, clamped to [0, 1]."""
+        if self.resample == "bicubic":
+            return bicubic_resize(lr, size)
+        return kspace_zero_fill(lr, size[0] // lr.shape[-2]).clamp(0.0, 1.0)
+
     def forward(
-        self,
-        net_g_hr: Callable[[Tensor], Tensor],
-        net_g_lr: Callable[[Tensor], Tensor],
-        lr: Tensor,
-        hr: Tensor,
+        self, sr: Tensor, net_g_lr: Callable[[Tensor], Tensor], lr: Tensor, hr: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Identity losses of both generators.
 
         Args:
-            net_g_hr: LR -> HR generator, (B, C, h, w) -> (B, C, H, W).
+            sr: (B, C, H, W) float, ``net_g_hr(lr)`` with graph to G_HR.
             net_g_lr: HR -> LR generator, (B, C, H, W) -> (B, C, h, w).
-            lr: (B, C, h, w) float in [0, 1].
+            lr: (B, C, h, w) float in [0, 1], the training degradation of ``hr``.
             hr: (B, C, H, W) float in [0, 1].
 
         Returns:
             ``(identity_hr, identity_lr)``, scalar tensors with graphs to their generator.
         """
-        lr_size = (lr.shape[-2], lr.shape[-1])
-        hr_size = (hr.shape[-2], hr.shape[-1])
-        identity_hr = _l1(net_g_hr(bicubic_resize(hr, lr_size)), hr)
-        identity_lr = _l1(net_g_lr(bicubic_resize(lr, hr_size)), lr)
+        identity_hr = _l1(sr, hr)
+        identity_lr = _l1(net_g_lr(self.upsample(lr, (hr.shape[-2], hr.shape[-1]))), lr)
         return identity_hr, identity_lr

@@ -5,7 +5,10 @@ All return logits (no sigmoid); losses use BCE-with-logits or relativistic forms
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -88,10 +91,14 @@ class VGGStyleDiscriminator(nn.Module):
         in_channels: image channels (1 for MRI, 3 for RGB).
         num_feat: channels of the first convolution F.
         input_size: patch side in pixels.
+        high_pass: if > 0, the sigma (pixels) of a Gaussian whose blur is subtracted from the input
+            first, so the discriminator judges only the high frequencies (as SRResCycGAN's official
+            training filters D_HR's input); 0 (default): the image itself. No parameters.
     """
 
-    def __init__(self, in_channels: int = 3, num_feat: int = 64, input_size: int = 128) -> None:
+    def __init__(self, in_channels: int = 3, num_feat: int = 64, input_size: int = 128, high_pass: float = 0.0) -> None:
         super().__init__()
+        self.high_pass = high_pass
         num_stages = 6 if input_size >= 256 else 5
         if input_size < 2**num_stages or input_size % 2**num_stages:
             raise ValueError(
@@ -126,6 +133,8 @@ class VGGStyleDiscriminator(nn.Module):
             (B, 1) logits.
         """
         _check_size("VGGStyleDiscriminator", x, self.input_size)
+        if self.high_pass > 0:
+            x = x - gaussian_blur(x, self.high_pass)
         feat = self.lrelu(self.conv0_0(x))
         feat = self.lrelu(self.bn0_1(self.conv0_1(feat)))
         for stage in range(1, self.num_stages):
@@ -175,3 +184,14 @@ class PatchGANDiscriminator(nn.Module):
             (B, 1, H', W') logits, H' = H // 2^num_layers - 2 (30x30 for 256x256 and 3 layers).
         """
         return self.model(x)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), radius ceil(3 sigma), reflect padding; same shape out."""
+    radius = max(1, math.ceil(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).view(1, 1, 1, -1).repeat(x.shape[1], 1, 1, 1)
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, kernel, groups=x.shape[1])
+    return F.conv2d(x, kernel.transpose(2, 3), groups=x.shape[1])

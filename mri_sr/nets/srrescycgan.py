@@ -133,40 +133,30 @@ class ResDNet(nn.Module):
         return self.conv_out(self.layer1(self.conv1(_pad(x, (2, 2, 2, 2)))))
 
 
-def _bilinear_transposed_conv(channels: int, scale: int) -> nn.ConvTranspose2d:
-    """A ``ConvTranspose2d`` (B, C, h, w) -> (B, C, h*scale, w*scale) initialised as bilinear upsampling."""
-    kernel_size = 2 * scale - scale % 2
-    padding = (kernel_size - scale) // 2
-    layer = nn.ConvTranspose2d(channels, channels, kernel_size, stride=scale, padding=padding)
-    center = scale - 1 if kernel_size % 2 else scale - 0.5
-    taps = 1.0 - (torch.arange(kernel_size, dtype=torch.float64) - center).abs() / scale
-    kernel = (taps[:, None] * taps[None, :]).float()
-    with torch.no_grad():
-        layer.weight.zero_()
-        for c in range(channels):
-            layer.weight[c, c] = kernel
-        layer.bias.zero_()
-    return layer
-
-
 class SRResDNet(nn.Module):
     """SRResCycGAN's super-resolution generator G_HR.
 
-    ``up = upsample(lr)`` (learned transposed convolution, initialised to bilinear interpolation:
-    the official release interpolates bilinearly, the paper draws a transposed convolution);
-    ``out = clip(up - P(ResDNet(up)), 0, 1)``, where P is the L2 proximal projection of the
-    residual onto a ball whose radius is exp(alpha) * sigma * sqrt(N - 1), sigma the wavelet-MAD noise
-    estimate of ``up`` and alpha a learned scalar (initialised to log 2), as in the official code.
+    ``up = interpolate(lr)`` (fixed bilinear or bicubic interpolation, no parameters, as the
+    official release's ``F.interpolate(..., mode="bilinear", align_corners=False)``; a learned
+    transposed convolution, as the paper draws it, darkened the outer pixels through its zero
+    padding); ``out = clip(up - P(ResDNet(up)), 0, 1)``: the ResDNet learns the residual. P is the
+    L2 proximal projection of the residual onto a ball whose radius is exp(alpha) * sigma *
+    sqrt(N - 1), sigma = max(wavelet-MAD noise estimate of ``up``, ``noise_floor``) and alpha a
+    learned scalar (initialised to log 2), as in the official code apart from the floor.
+
+    The floor is this project's: on noise-free data (the gpu.yaml bicubic LR) or on MRI whose
+    background is exactly zero the estimate is ~0, the ball shrinks to a point and the
+    refinement is clamped to zero (G_HR would be a plain interpolator). With the floor the
+    residual may always carry at least ``exp(alpha) * noise_floor`` RMS per pixel; alpha still
+    learns how much more.
 
     Kept from the paper: zero-mean encoder/block filters, per-channel PReLUs (init 0.1), reflect
     padding, first block without shortcut, the projection and noise estimator. Simplified: no
     weight normalisation on the convolutions (keys are plain ``weight``/``bias``, not
-    ``weight_g``/``weight_v``). With ``projection=False`` the residual is used unprojected; use it when
-    the noise estimate is zero (e.g. more than half the image is exactly-zero background), which
-    would otherwise shrink the residual to zero.
+    ``weight_g``/``weight_v``). With ``projection=False`` the residual is used unprojected.
 
-    Keys: ``upsample``, ``model.conv1``, ``model.layer1.N.{relu1,conv1,relu2,conv2}``,
-    ``model.conv_out``, ``alpha`` (only with the projection).
+    Keys: ``model.conv1``, ``model.layer1.N.{relu1,conv1,relu2,conv2}``, ``model.conv_out``,
+    ``alpha`` (only with the projection); the interpolation has no parameters.
 
     Args:
         in_channels: image channels C (1 for MRI, 3 for RGB).
@@ -174,20 +164,30 @@ class SRResDNet(nn.Module):
         num_block: ResDNet pre-activation blocks (5 in the paper).
         scale: upscaling factor, 2, 3 or 4.
         projection: apply the noise-adaptive L2 projection to the residual.
+        noise_floor: lower bound of the noise estimate, in intensity units of [0, 1] images.
+        upsample_mode: ``"bilinear"`` (official) or ``"bicubic"`` (align_corners False).
     """
 
     def __init__(
-        self, in_channels: int = 3, num_feat: int = 64, num_block: int = 5, scale: int = 4, projection: bool = True
+        self, in_channels: int = 3, num_feat: int = 64, num_block: int = 5, scale: int = 4, projection: bool = True,
+        noise_floor: float = 0.01, upsample_mode: str = "bilinear",
     ) -> None:
         super().__init__()
         check_scale("SRResDNet", scale)
+        if upsample_mode not in ("bilinear", "bicubic"):
+            raise ValueError(f"SRResDNet: upsample_mode {upsample_mode!r} is not bilinear or bicubic")
         self.in_channels = in_channels
         self.scale = scale
         self.projection = projection
-        self.upsample = _bilinear_transposed_conv(in_channels, scale)
+        self.noise_floor = noise_floor
+        self.upsample_mode = upsample_mode
         self.model = ResDNet(in_channels, num_feat, num_block)
         if projection:
             self.alpha = nn.Parameter(torch.full((1,), math.log(2.0)))
+
+    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
+        """Fixed interpolation (B, C, h, w) -> (B, C, h*scale, w*scale), edges clamped, not clipped."""
+        return F.interpolate(lr, scale_factor=self.scale, mode=self.upsample_mode, align_corners=False)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.
@@ -203,7 +203,8 @@ class SRResDNet(nn.Module):
         up = self.upsample(lr)
         residual = self.model(up)
         if self.projection:
-            residual = project_l2_ball(residual, estimate_noise_std(up), self.alpha)
+            sigma = estimate_noise_std(up).clamp_min(self.noise_floor)
+            residual = project_l2_ball(residual, sigma, self.alpha)
         out = up - residual
         return out if self.training else torch.clamp(out, 0.0, 1.0)
 

@@ -2,7 +2,8 @@
 
 The page holds, per dataset and scale, a methods x PSNR/SSIM table (mean ± std, best in bold),
 per-image (and, for MRI, per-volume) tables and visual comparison panels; then the training
-curves and summaries of the runs, and provenance (version, git commit, config). Every image is a
+curves and summaries of the runs, an "SRResCycGAN ablation" table when ablation runs are among the
+metrics, and provenance (version, git commit, config). Every image is a
 PNG data URI, so the file stands alone. No subject ids or file paths of scans appear on it: MRI
 images are named ``vol{k}_s{slice}`` and the config's scan sources are redacted.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from mri_sr import __version__
 from mri_sr.fsutil import atomic_path
+from mri_sr.report.ablation import ablation_section
 from mri_sr.report.collect import (Group, config_text, git_commit, group_results, load_metrics, load_runs,
                                    load_samples)
 from mri_sr.report.figures import PanelColumn, comparison_panel, training_curves
@@ -75,7 +77,7 @@ def build_report(metrics: list[str], runs: list[str], out: str, config: str | No
         "evaluation wall time (s)": f"{sum(float(r.get('seconds') or 0) for g in groups for r in g.results):.1f}",
         "training wall time (s)": f"{sum(float(r.summary.get('wall_seconds') or 0) for r in run_list):.1f}",
     }
-    sections = [group_section(g, comparison_panels(g)) for g in groups]
+    sections = [group_section(g, comparison_panels(g)) for g in groups] + [ablation_section(groups)]
     sections += [runs_section(run_list, curves), metadata_section(meta, shown_config)]
     out_path = Path(out)
     with atomic_path(out_path, suffix=".html") as tmp:

@@ -29,7 +29,8 @@ _MRI_NOTE = ("Prepared test slices, normalised intensities in [0, 1], data_range
 _CONSISTENCY_NOTE = ("LR consistency: the SR output degraded again as the LR input was made (MRI: the prepared "
                      "degradation without noise; natural images: MATLAB bicubic) against the LR input, PSNR in dB. "
                      "Low values mean the output holds structure the input does not support. Values are mean ± std "
-                     "over images; the best of each column is in bold.")
+                     "over images; the best of each column is in bold. HFEN: the L2 norm of the Laplacian-of-Gaussian "
+                     "(sigma 1.5 px) filtered error relative to that of the LoG-filtered HR; lower is better.")
 
 
 def _cell(text: str, bold: bool, **data: Any) -> str:
@@ -41,7 +42,7 @@ def _cell(text: str, bold: bool, **data: Any) -> str:
 def summary_table(group: Group) -> str:
     """Methods x metrics (mean ± std), the best value of each column in bold."""
     columns = columns_for(group)
-    flags = {c.key: best_flags([c.mean(r) for r in group.results], c.digits) for c in columns}
+    flags = {c.key: best_flags([c.mean(r) for r in group.results], c.digits, c.higher) for c in columns}
     head = "".join(f'<th data-key="{c.key}">{escape(c.label)}</th>' for c in columns)
     lines = [f'<table class="summary" data-dataset="{escape(group.dataset)}" data-scale="{group.scale}">',
              f"<thead><tr><th>method</th>{head}<th>images</th><th>seconds</th><th>device</th></tr></thead><tbody>"]
@@ -59,7 +60,7 @@ def summary_table(group: Group) -> str:
 
 
 def per_item_table(group: Group, key: str, label: str) -> str:
-    """Rows = images (``key="images"``) or volumes (``key="volumes"``), PSNR and SSIM per method.
+    """Rows = images (``key="images"``) or volumes (``key="volumes"``), PSNR, SSIM and HFEN per method.
 
     Items are named as in the metrics JSON (MRI: ``vol{k}_s{slice}``; subject ids are never shown).
     """
@@ -73,18 +74,23 @@ def per_item_table(group: Group, key: str, label: str) -> str:
     if not names:
         return ""
     methods = [r["method"] for r in group.results]
-    head = "".join(f'<th>{escape(m)} PSNR</th><th>{escape(m)} SSIM</th>' for m in methods)
+    metrics = [spec for spec in _ITEM_METRICS if any(item.get(spec[0]) is not None for item in values.values())]
+    head = "".join(f"<th>{escape(m)} {label}</th>" for m in methods for _, label, _, _ in metrics)
     lines = [f"<details><summary>{escape(label)} ({len(names)})</summary>",
              f'<table class="per-{key}" data-dataset="{escape(group.dataset)}" data-scale="{group.scale}">',
              f"<thead><tr><th>{key[:-1]}</th>{head}</tr></thead><tbody>"]
     for name in names:
-        row = {metric: [values.get((m, name), {}).get(metric) for m in methods] for metric in ("psnr", "ssim")}
-        flags = {"psnr": best_flags(row["psnr"], 2), "ssim": best_flags(row["ssim"], 4)}
+        row = {metric: [values.get((m, name), {}).get(metric) for m in methods] for metric, *_ in metrics}
+        flags = {metric: best_flags(row[metric], digits, higher) for metric, _, digits, higher in metrics}
         cells = "".join(_cell(format_value(row[metric][i], None, digits), flags[metric][i], method=m, key=metric)
-                        for i, m in enumerate(methods) for metric, digits in (("psnr", 2), ("ssim", 4)))
+                        for i, m in enumerate(methods) for metric, _, digits, _ in metrics)
         lines.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
     lines.append("</tbody></table></details>")
     return "\n".join(lines)
+
+
+# (key, heading, decimals, higher is better) of the per-image and per-volume tables.
+_ITEM_METRICS = (("psnr", "PSNR", 2, True), ("ssim", "SSIM", 4, True), ("hfen", "HFEN", 4, False))
 
 
 def image_tag(uri: str, alt: str) -> str:

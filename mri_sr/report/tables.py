@@ -18,7 +18,7 @@ def _masked(key: str) -> Callable[[dict[str, Any]], float | None]:
 
 @dataclass(frozen=True)
 class Column:
-    """A metric column: higher is better for every one of them.
+    """A metric column.
 
     Attributes:
         key: CSV field name.
@@ -27,6 +27,7 @@ class Column:
         mean: value of a result (None when absent).
         std: its standard deviation over images, or None.
         kinds: dataset kinds the column is shown for.
+        higher: higher is better (False for error measures such as HFEN).
     """
 
     key: str
@@ -35,11 +36,13 @@ class Column:
     mean: Callable[[dict[str, Any]], float | None]
     std: Callable[[dict[str, Any]], float | None] | None = None
     kinds: tuple[str, ...] = ("mri", "natural")
+    higher: bool = True
 
 
 COLUMNS = (
     Column("psnr", "PSNR (dB)", 2, lambda r: r.get("psnr"), lambda r: r.get("psnr_std")),
     Column("ssim", "SSIM", 4, lambda r: r.get("ssim"), lambda r: r.get("ssim_std")),
+    Column("hfen", "HFEN (lower is better)", 4, lambda r: r.get("hfen"), lambda r: r.get("hfen_std"), higher=False),
     Column("lr_consistency_psnr", "LR consistency (dB)", 2, lambda r: r.get("lr_consistency_psnr"),
            lambda r: r.get("lr_consistency_psnr_std")),
     Column("volume_psnr", "volume PSNR (dB)", 2, lambda r: r.get("volume_psnr"), kinds=("mri",)),
@@ -54,11 +57,12 @@ def columns_for(group: Group) -> list[Column]:
     return [c for c in COLUMNS if group.kind in c.kinds and any(c.mean(r) is not None for r in group.results)]
 
 
-def best_flags(values: list[float | None], digits: int) -> list[bool]:
-    """True where a value equals the best (highest) one as shown at ``digits`` decimals."""
+def best_flags(values: list[float | None], digits: int, higher: bool = True) -> list[bool]:
+    """True where a value equals the best (highest, or lowest if not ``higher``) one as shown at ``digits``."""
     shown = [None if v is None else round(v, digits) for v in values]
     present = [v for v in shown if v is not None]
-    return [v is not None and v == max(present) for v in shown] if len(present) > 1 else [False] * len(values)
+    best = (max if higher else min)(present) if present else None
+    return [v is not None and v == best for v in shown] if len(present) > 1 else [False] * len(values)
 
 
 def format_value(mean: float | None, std: float | None, digits: int) -> str:

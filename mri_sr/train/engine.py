@@ -25,6 +25,7 @@ from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
 from mri_sr.train.resume import check_resumable
+from mri_sr.train.init import init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer, seed_everything
@@ -57,8 +58,7 @@ class _Run:
     def payload(self) -> dict[str, Any]:
         """The generator checkpoint (``best.pt``, ``final.pt``) at the current iteration."""
         t = self.trainer
-        return generator_payload(self.config, t.specs["net_g"], t.raw_nets["net_g"], self.prepared,
-                                 self.iteration, t.precision.mode)
+        return generator_payload(self.config, t.specs, t.raw_nets, self.prepared, self.iteration, t.precision.mode)
 
     def save_state(self) -> None:
         """``last.pt``: the generator payload plus the whole training state."""
@@ -84,10 +84,7 @@ def _resume_or_init(run: _Run, init: str | Path | None) -> None:
         run.wall_seconds = checkpoint["wall_seconds"]
         log.info("resuming %s from iteration %d", run.out_dir, run.iteration)
     elif init:
-        source = load_checkpoint(init)
-        if source.get("net_g_spec") != trainer.specs["net_g"]:
-            raise MriSrError(f"{init}: its generator {source.get('net_g_spec')} differs from {trainer.specs['net_g']}")
-        trainer.raw_nets["net_g"].load_state_dict(source["nets"]["net_g"])
+        init_generators(trainer.raw_nets, trainer.specs, init)
 
 
 def _validate(run: _Run, val_items: list[dict[str, Any]], bicubic: tuple[float, float], runlog: RunLog) -> None:

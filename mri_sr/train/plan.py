@@ -45,3 +45,28 @@ def resolve_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if name in config["models"] and not resolved[name]["init_from"]:
             raise MriSrError(f"training.interpolate: '{name}' has no PSNR pre-training (init_from) to interpolate with")
     return resolved
+
+
+# SRResCycGAN ablation: run-name suffix -> loss terms switched off (weight 0).
+ABLATIONS = {"no_tv": ("tv",), "no_identity": ("identity",), "no_tv_identity": ("tv", "identity")}
+ABLATED_MODEL = "srrescycgan"
+
+
+def ablation_models(models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """SRResCycGAN as configured minus TV, minus identity, minus both: same budget, seed and init.
+
+    Args:
+        models: resolved model configs (:func:`resolve_models`).
+
+    Returns:
+        ``srrescycgan_<suffix>`` -> its model config (``model`` renamed, the ablated weights 0);
+        empty when ``srrescycgan`` is not trained.
+    """
+    if ABLATED_MODEL not in models:
+        return {}
+    base = models[ABLATED_MODEL]
+    variants = {}
+    for suffix, terms in ABLATIONS.items():
+        name = f"{ABLATED_MODEL}_{suffix}"
+        variants[name] = deep_merge(base, {"model": name, "losses": {"weights": {t: 0.0 for t in terms}}})
+    return variants

@@ -3,7 +3,6 @@ by ``weighted_sum`` from the config. The adversarial parts are shared, never cop
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from mri_sr.losses import weighted_sum
@@ -11,9 +10,10 @@ from mri_sr.train.trainer import Trainer
 
 
 def _predict(net_d: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-    """Discriminator logits of real and fake in one forward pass (one pass per backward, as DDP wants)."""
-    pred = net_d(torch.cat([real, fake]))
-    return pred[: real.shape[0]], pred[real.shape[0]:]
+    """Discriminator logits of real and of fake, in separate forward passes (as BasicSR): a
+    discriminator with BatchNorm then normalises each with its own batch statistics instead of
+    one batch that mixes them."""
+    return net_d(real), net_d(fake)
 
 
 def adversarial_term(t: Trainer, net_d: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
@@ -38,10 +38,15 @@ def _image_terms(t: Trainer, sr: Tensor, hr: Tensor) -> dict[str, Tensor]:
 
 
 def psnr_step(t: Trainer, lr: Tensor, hr: Tensor) -> dict[str, float]:
-    """PSNR-oriented (pre-)training: 1. content (L1/L2), 2. optional perceptual / TV."""
+    """PSNR-oriented (pre-)training: 1. content (L1/L2), 2. optional perceptual / TV;
+    3. with a ``net_g_lr`` (SRResCycGAN's warm-up): ``lr_pixel`` = L1(G_LR(hr), lr), so that the
+    degradation generator, too, enters the cycle stage trained."""
     with t.precision.autocast():
         sr = t.nets["net_g"](lr)
-        total, parts = weighted_sum(_image_terms(t, sr, hr), t.weights)
+        terms = _image_terms(t, sr, hr)
+        if "lr_pixel" in t.losses:
+            terms["lr_pixel"] = t.losses["lr_pixel"](t.nets["net_g_lr"](hr).float(), lr)
+        total, parts = weighted_sum(terms, t.weights)
     t.update(t.opt_g, total)
     return parts
 
@@ -70,7 +75,8 @@ def cycle_step(t: Trainer, lr: Tensor, hr: Tensor) -> dict[str, float]:
     1. content / perceptual / TV on SR = G_HR(lr) against HR;
     2. adversarial in both domains: D_HR(SR vs HR) + D_LR(G_LR(hr) vs LR);
     3. cycle: |G_LR(G_HR(lr)) - lr| + |G_HR(G_LR(hr)) - hr|;
-    4. identity: |G_HR(down(hr)) - hr| + |G_LR(up(lr)) - lr| (see ``IdentityLoss``);
+    4. identity: |G_HR(lr) - hr| + |G_LR(up(lr)) - lr| (see ``IdentityLoss``);
+    5. optional ``lr_pixel``: |G_LR(hr) - lr|, the warm-up's supervised degradation term;
     then both discriminators on detached fakes. The two generators share one Adam optimiser
     (and the two discriminators another): Adam is per-parameter, so this equals one each.
     """
@@ -84,8 +90,10 @@ def cycle_step(t: Trainer, lr: Tensor, hr: Tensor) -> dict[str, float]:
         if "cycle" in t.losses:
             terms["cycle"] = t.losses["cycle"](g_lr(sr).float(), lr) + t.losses["cycle"](g_hr(lr_fake).float(), hr)
         if "identity" in t.losses:
-            identity_hr, identity_lr = t.losses["identity"](g_hr, g_lr, lr, hr)
+            identity_hr, identity_lr = t.losses["identity"](sr.float(), g_lr, lr, hr)
             terms["identity"] = identity_hr + identity_lr
+        if "lr_pixel" in t.losses:
+            terms["lr_pixel"] = t.losses["lr_pixel"](lr_fake.float(), lr)
         total, parts = weighted_sum(terms, t.weights)
     t.update(t.opt_g, total)
     if "gan" in t.losses:

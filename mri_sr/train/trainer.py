@@ -87,7 +87,8 @@ class Trainer:
         self.specs = network_specs(config, scale, in_channels)
         self.raw_nets = {name: build_network(self.specs[name]) for name in GENERATORS + DISCRIMINATORS
                          if name in self.specs}
-        if (config["method"] == "cycle") != ("net_g_lr" in self.raw_nets):
+        method, has_g_lr = config["method"], "net_g_lr" in self.raw_nets
+        if method == "gan" and has_g_lr or method == "cycle" and not has_g_lr:
             raise MriSrError(f"{config['model']}: method {config['method']} and networks "
                              f"{sorted(self.raw_nets)} do not fit")
         self.channels_last = device.type == "cuda" and config["device"]["channels_last"]

@@ -90,3 +90,15 @@ def test_patchgan_layer_list_is_pix2pix():
     assert [c.out_channels for c in convs] == [64, 128, 256, 512, 1]
     assert [c.stride[0] for c in convs] == [2, 2, 2, 1, 1]
     assert all(c.kernel_size == (4, 4) for c in convs)
+
+
+def test_high_pass_discriminator_ignores_smooth_content():
+    torch.manual_seed(0)
+    plain = VGGStyleDiscriminator(1, num_feat=4, input_size=32).eval()
+    torch.manual_seed(0)
+    high = VGGStyleDiscriminator(1, num_feat=4, input_size=32, high_pass=1.5).eval()
+    flat, brighter = torch.full((2, 1, 32, 32), 0.3), torch.full((2, 1, 32, 32), 0.7)
+    with torch.no_grad():
+        torch.testing.assert_close(high(flat), high(brighter))  # a constant has no high frequencies
+        assert not torch.allclose(plain(flat), plain(brighter))
+    assert plain.state_dict().keys() == high.state_dict().keys()

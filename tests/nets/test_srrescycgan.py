@@ -1,4 +1,4 @@
-"""SRResCycGAN generators: shapes, the noise estimator, the L2 projection, the bilinear start."""
+"""SRResCycGAN generators: shapes, the noise estimator, the L2 projection, the fixed upsampler."""
 
 from __future__ import annotations
 
@@ -36,15 +36,17 @@ def test_degradation_output_shape_and_range(in_channels, scale):
     assert out.min() > 0.0 and out.max() < 1.0
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_upsampling_starts_as_bilinear_interpolation(scale):
-    net = SRResDNet(in_channels=3, num_feat=4, num_block=1, scale=scale)
+def test_upsampling_is_fixed_interpolation_up_to_the_border(scale, mode):
+    net = SRResDNet(in_channels=3, num_feat=4, num_block=1, scale=scale, upsample_mode=mode)
     lr = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        got = net.upsample(lr)
-    expected = F.interpolate(lr, scale_factor=scale, mode="bilinear", align_corners=False)
-    inner = slice(scale, -scale)  # zero padding of the transposed conv differs from edge clamping
-    torch.testing.assert_close(got[..., inner, inner], expected[..., inner, inner], atol=1e-6, rtol=0)
+    expected = F.interpolate(lr, scale_factor=scale, mode=mode, align_corners=False)
+    torch.testing.assert_close(net.upsample(lr), expected, atol=0, rtol=0)
+    # a flat image stays flat to the last pixel: no darkened border
+    flat = net.upsample(torch.full((1, 3, 6, 7), 0.7))
+    torch.testing.assert_close(flat, torch.full_like(flat, 0.7))
+    assert not any("upsample" in key for key in net.state_dict())
 
 
 @pytest.mark.parametrize("sigma", [0.01, 0.05])
@@ -71,13 +73,13 @@ def test_projection_bounds_the_residual_norm():
     torch.testing.assert_close(out[2], residual[2])  # already inside the ball: unchanged
 
 
-def test_noiseless_input_passes_the_upsampled_image_through():
-    net = SRResDNet(in_channels=1, num_feat=8, num_block=2, scale=2)
+def test_without_the_floor_a_noiseless_input_passes_the_upsampled_image_through():
+    net = SRResDNet(in_channels=1, num_feat=8, num_block=2, scale=2, noise_floor=0.0)
     lr = torch.full((1, 1, 16, 16), 0.5)
     with torch.no_grad():
         out = net(lr)
     # zero estimated noise -> zero-radius projection -> the output is the (bilinear) upsampled input
-    torch.testing.assert_close(out[..., 2:-2, 2:-2], torch.full((1, 1, 28, 28), 0.5))
+    torch.testing.assert_close(out, torch.full((1, 1, 32, 32), 0.5))
 
 
 def test_gradients_reach_alpha_and_the_residual_network():
@@ -86,7 +88,6 @@ def test_gradients_reach_alpha_and_the_residual_network():
     net(lr).square().mean().backward()
     assert net.alpha.grad is not None and net.alpha.grad.abs() > 0
     assert net.model.conv1.weight.grad.abs().sum() > 0
-    assert net.upsample.weight.grad.abs().sum() > 0
 
 
 def test_without_projection_there_is_no_alpha():
@@ -97,13 +98,12 @@ def test_without_projection_there_is_no_alpha():
 
 def test_parameter_count_rgb_x4_matches_the_paper_size():
     # encoder 5x5 3->64, 5 blocks of two 3x3 64->64 convs and two 64-slope PReLUs, decoder 5x5 64->3,
-    # alpha, plus the 8x8 stride-4 transposed conv 3->3 that upsamples.
+    # alpha; the upsampling has no parameters.
     encoder = 3 * 64 * 25 + 64
     blocks = 5 * (2 * (64 * 64 * 9 + 64) + 2 * 64)
     decoder = 64 * 3 * 25 + 3
-    upsample = 3 * 3 * 8 * 8 + 3
     net = SRResDNet(in_channels=3, num_feat=64, num_block=5, scale=4)
-    assert sum(p.numel() for p in net.parameters()) == encoder + blocks + decoder + 1 + upsample
+    assert sum(p.numel() for p in net.parameters()) == encoder + blocks + decoder + 1
     assert round((encoder + blocks + decoder + 1) / 1e3) == 380  # the paper's "380K" parameters
 
 

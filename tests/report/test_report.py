@@ -167,3 +167,33 @@ def test_a_method_given_twice_is_a_one_line_error(cli, report, tmp_path):
     code, _, err = cli("report", "--metrics", tmp_path / "none.json", "--out", tmp_path / "r.html")
     assert code == 1 and "none.json" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_hfen_is_a_column_with_the_lowest_value_in_bold(report):
+    tables = summary_tables(report["parser"])
+    for result in report["results"]:
+        rows = {r["attrs"].get("data-method"): r for r in tables[(result["dataset"], result["scale"])]["rows"][1:]}
+        cells = {c["attrs"].get("data-key"): c for c in rows[result["method"]]["cells"]}
+        assert float(cells["hfen"]["attrs"]["data-value"]) == result["hfen"]
+        best = min(r["hfen"] for r in report["results"] if r["dataset"] == result["dataset"])
+        assert cells["hfen"]["bold"] == (result["hfen"] == best)
+    assert not [t for t in report["parser"].tables if t["attrs"].get("class") == "ablation"]
+
+
+def test_ablation_runs_get_the_ablation_table(tmp_path, prepared_x2, make_checkpoint):
+    runs = {"srrescycgan": str(make_checkpoint(2)), "srrescycgan_no_tv": "bicubic",
+            "srrescycgan_no_tv_identity": "nearest"}
+    paths = [str(tmp_path / f"{name}.json") for name in runs]
+    results = [evaluate(method, str(prepared_x2), 2, path, name=name)
+               for (name, method), path in zip(runs.items(), paths)]
+    out = tmp_path / "report.html"
+    build_report(paths, [], str(out))
+    parser = ReportParser()
+    parser.feed(out.read_text())
+    assert "SRResCycGAN ablation" in out.read_text()
+    (table,) = [t for t in parser.tables if t["attrs"].get("class") == "ablation"]
+    rows = {r["attrs"]["data-method"]: {c["attrs"].get("data-key"): c for c in r["cells"]} for r in table["rows"][1:]}
+    assert list(rows) == list(runs)
+    for result in results:
+        assert rows[result["method"]]["hfen"]["text"].startswith(f"{result['hfen']:.4f}")
+        assert rows[result["method"]]["psnr"]["bold"] == (result["psnr"] == max(r["psnr"] for r in results))

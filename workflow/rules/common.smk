@@ -1,5 +1,5 @@
 from mri_sr.config import validate_config, write_section
-from mri_sr.train.plan import resolve_models
+from mri_sr.train.plan import ablation_models, resolve_models
 
 
 validate_config(config, name="workflow config")
@@ -8,16 +8,18 @@ validate_config(config, name="workflow config")
 # make unrelated outputs out of date.
 DATA_CONFIG = write_section(config, ["seed", "data"], "results/config/data.yaml")
 MODELS = resolve_models(config)
+# SRResCycGAN without TV / identity / both: trained only for the `ablation` target.
+ABLATION = ablation_models(MODELS)
 MODEL_CONFIGS = {
     name: write_section(model, None, f"results/config/models/{name}.yaml")
-    for name, model in MODELS.items()
+    for name, model in {**MODELS, **ABLATION}.items()
 }
 INTERPOLATED = [m for m in config["training"]["interpolate"] if m in config["models"]]
 
 
 wildcard_constraints:
     scale=r"\d+",
-    model="|".join(sorted(MODELS)),
+    model="|".join(sorted({**MODELS, **ABLATION})),
     dataset=r"[A-Za-z0-9_-]+",
     method=r"[a-z0-9_]+",
 
@@ -28,7 +30,7 @@ def model_config(wildcards):
 
 def init_checkpoint(wildcards):
     """The pre-training stage's final generator, for models that start from one."""
-    source = MODELS[wildcards.model]["init_from"]
+    source = {**MODELS, **ABLATION}[wildcards.model]["init_from"]
     return [f"results/runs/x{wildcards.scale}/{source}/final.pt"] if source else []
 
 
@@ -63,7 +65,7 @@ DATASETS = ["mri"] + list(NATURAL_SETS)
 
 def method_input(wildcards):
     """A trained run's final generator; nothing for a classical baseline."""
-    if wildcards.method in RUNS:
+    if wildcards.method in RUNS or wildcards.method in ABLATION:
         return f"results/runs/x{wildcards.scale}/{wildcards.method}/final.pt"
     return []
 
@@ -91,3 +93,18 @@ def all_metrics(wildcards=None):
 
 def run_folders(wildcards=None):
     return expand("results/runs/x{scale}/{run}", scale=config["scales"], run=RUNS)
+
+
+def ablation_metrics(wildcards=None):
+    """Metrics of every run and baseline plus the SRResCycGAN ablation runs."""
+    return all_metrics() + expand("results/metrics/x{scale}/{dataset}/{method}.json",
+                                  scale=config["scales"], dataset=DATASETS, method=list(ABLATION))
+
+
+def ablation_runs(wildcards=None):
+    return run_folders() + expand("results/runs/x{scale}/{run}", scale=config["scales"], run=list(ABLATION))
+
+
+def ablation_models_trained(wildcards=None):
+    return trained_models() + expand("results/runs/x{scale}/{run}/final.pt", scale=config["scales"],
+                                     run=list(ABLATION))

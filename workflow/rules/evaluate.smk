@@ -45,3 +45,24 @@ rule report:
     shell:
         "mri-sr report --metrics {input.metrics} --runs {params.runs} --config {input.config} "
         "--out {output.html} > {log} 2>&1"
+
+
+rule report_ablation:
+    input:
+        metrics=ablation_metrics,
+        runs=ablation_models_trained,
+        config=WORKFLOW_CONFIG,
+    output:
+        html=report("results/report/ablation/index.html", category="Report"),
+        csv=report("results/report/ablation/index.csv", category="Report"),
+    params:
+        runs=ablation_runs,
+    log:
+        "logs/report_ablation.log",
+    benchmark:
+        "benchmarks/report/report_ablation.tsv"
+    conda:
+        "../envs/mri-sr.yaml"
+    shell:
+        "mri-sr report --metrics {input.metrics} --runs {params.runs} --config {input.config} "
+        "--out {output.html} > {log} 2>&1"
