@@ -153,7 +153,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *,
 
     iterations, start = tc["iterations"], state["iteration"] + 1
     stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale,
-                         seed, start, iterations + 1, ddp.rank)
+                         seed, start, iterations + 1, ddp.rank,
+                         augmentation=tc["augmentation"], degradation=tc["random_degradation"])
     loader = DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=dev.type == "cuda")
     online = tc["online_degradation"]
     started = time.perf_counter() - state["wall_seconds"]
