@@ -84,12 +84,13 @@ def kspace_truncate(img: np.ndarray, scale: int, factor: float = 1.0) -> np.ndar
     h, w = img.shape
     lh, lw = h // scale, w // scale
     shift = (scale - 1) / 2
-    ky, kx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    k = np.fft.fft2(img) * np.exp(2j * np.pi * shift * (ky + kx))
-    # Keep the lowest lh x lw frequencies (the same index sets numpy's LR-sized FFT uses).
+    # Keep the lowest lh x lw frequencies (the same index sets numpy's LR-sized FFT uses); the
+    # half-block shift is a linear phase, applied to the kept frequencies only.
     rows = np.fft.fftfreq(lh, d=1.0 / lh).astype(int) % h
     cols = np.fft.fftfreq(lw, d=1.0 / lw).astype(int) % w
-    k = k[np.ix_(rows, cols)]
+    phase_y = np.exp(2j * np.pi * shift * np.fft.fftfreq(h)[rows])
+    phase_x = np.exp(2j * np.pi * shift * np.fft.fftfreq(w)[cols])
+    k = np.fft.fft2(img)[np.ix_(rows, cols)] * phase_y[:, None] * phase_x[None, :]
     if factor > 1.0:
         keep_rows = np.abs(np.fft.fftfreq(lh)) <= 0.5 / factor
         keep_cols = np.abs(np.fft.fftfreq(lw)) <= 0.5 / factor
