@@ -115,3 +115,13 @@ def write_section(config: dict[str, Any], keys: list[str] | None, path: str | Pa
         tmp.write_text(text)
         tmp.replace(path)
     return str(path)
+
+
+def scan_section(config: dict[str, Any], scan: dict[str, Any]) -> dict[str, Any]:
+    """The ``prepare`` config of one cross-scan test set (``evaluation.scans`` entry).
+
+    The scan's sources replace ``data.sources``; axis, normalisation and degradation stay those
+    of the training data, and every slice goes to the test split.
+    """
+    data = {**config["data"], "sources": scan["sources"], "split": {**config["data"]["split"], "only": "test"}}
+    return {"seed": config["seed"], "data": data}

@@ -32,6 +32,15 @@ def test_dry_run_of_train_all(workdir):
     assert "prepare" in result.stdout
 
 
+def test_cross_scan_sets_are_prepared_and_evaluated_with_every_method(workdir):
+    result = snakemake(workdir, "-n", "--cores", "8", "train_all", "--configfile", "configs/shared.yaml")
+    assert result.returncode == 0, result.stderr
+    for scan in ("chris_t1", "philips_mprage", "siemens_xa30_t1", "synth-unseen"):
+        assert f"results/scans/x4/{scan}" in result.stdout
+        assert f"results/metrics/x4/scan-{scan}/bicubic.json" in result.stdout
+        assert f"results/metrics/x4/scan-{scan}/srresnet.json" in result.stdout
+
+
 def test_lint_is_clean(workdir):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr

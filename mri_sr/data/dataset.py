@@ -13,6 +13,11 @@ from monai.transforms import Compose, MapTransform, Randomizable, RandFlipd, Ran
 from torch.utils.data import Dataset
 
 from mri_sr.data.split import SPLITS
+
+from mri_sr.data.augment import augmentation as augmentation_pipeline
+from mri_sr.data.degrade import Degradation
+from mri_sr.data.pairs import DEFAULTS as DEGRADATION_DEFAULTS
+from mri_sr.data.pairs import make_pair
 from mri_sr.errors import MriSrError
 
 def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
@@ -87,9 +92,15 @@ def train_transform(lr_patch_size: int, scale: int) -> Compose:
 class BatchStream(Dataset):
     """Item ``i`` is the whole training batch of iteration ``start + i``.
 
-    The batch is a pure function of (seed, iteration, rank): slice choice, crop position and
-    flips come from generators seeded by those numbers, whatever the DataLoader workers or
-    where training resumed. So a resumed run sees exactly the batches of an uninterrupted one.
+    The batch is a pure function of (seed, iteration, rank): slice choice, crop position,
+    augmentation and degradation come from generators seeded by those numbers, whatever the
+    DataLoader workers or where training resumed. So a resumed run sees exactly the batches of
+    an uninterrupted one.
+
+    With ``augmentation`` or ``degradation`` set, each HR crop is augmented and then degraded
+    anew (:func:`mri_sr.data.pairs.make_pair`), so LR = degrade(augmented HR); the prepared LR
+    slices are not used. With both None, the prepared (LR, HR) pairs are cropped, flipped and
+    rotated together.
 
     Args:
         items: output of :func:`load_split` (``train``).
@@ -99,13 +110,24 @@ class BatchStream(Dataset):
         seed: run seed.
         start, stop: iterations covered (``stop`` exclusive; iterations count from 1).
         rank: process rank under DDP (0 otherwise).
+        augmentation: probabilities of the HR augmentations (model schema ``train.augmentation``).
+        degradation: randomised degradation ranges (model schema ``train.random_degradation``).
     """
 
     def __init__(self, items: list[dict[str, Any]], batch_size: int, lr_patch_size: int, scale: int,
-                 seed: int, start: int, stop: int, rank: int = 0) -> None:
+                 seed: int, start: int, stop: int, rank: int = 0, *,
+                 augmentation: dict[str, Any] | None = None, degradation: dict[str, Any] | None = None) -> None:
         self.items = [{"lr": it["lr"], "hr": it["hr"]} for it in items]
         self.batch_size, self.seed, self.start, self.stop, self.rank = batch_size, seed, start, stop, rank
-        self.transform = train_transform(lr_patch_size, scale)
+        self.online = augmentation is not None or degradation is not None
+        self.lr_patch_size, self.degradation = lr_patch_size, degradation
+        if self.online:
+            meta = items[0]["meta"]
+            self.base = Degradation(meta["degradation"], scale, float(meta["blur_sigma"]), float(meta["noise_sigma"]))
+            self.context = int({**DEGRADATION_DEFAULTS, **(degradation or {})}["context"])
+            self.transform = augmentation_pipeline(augmentation)
+        else:
+            self.transform = train_transform(lr_patch_size, scale)
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
@@ -116,6 +138,14 @@ class BatchStream(Dataset):
         rng = np.random.default_rng([self.seed, iteration, self.rank])
         picks = rng.integers(len(self.items), size=self.batch_size)
         self.transform.set_random_state(seed=int(rng.integers(2**31 - 1)))
-        samples = [self.transform(self.items[j]) for j in picks]
+        if self.online:
+            samples = [dict(zip(("lr", "hr"), self.pair(j, rng))) for j in picks]
+        else:
+            samples = [self.transform(self.items[j]) for j in picks]
         return {key: torch.stack([torch.as_tensor(np.ascontiguousarray(s[key])) for s in samples])
                 for key in ("lr", "hr")}
+
+    def pair(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Any]:
+        """One augmented, freshly degraded pair from slice ``index`` (see :func:`make_pair`)."""
+        return make_pair(self.items[index]["hr"], self.lr_patch_size, self.context, self.transform, self.base,
+                         self.degradation, rng)

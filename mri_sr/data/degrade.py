@@ -27,12 +27,15 @@ class Degradation:
         scale: integer downscaling factor.
         blur_sigma: Gaussian blur sigma in HR pixels (0 = none).
         noise_sigma: Rician noise level (0 = none).
+        kspace_factor: ``kspace`` only: keep the central 1 / kspace_factor of the LR grid's
+            frequencies (1 = all of them; > 1 = a coarser acquisition, as randomised training uses).
     """
 
     kind: str = "bicubic"
     scale: int = 4
     blur_sigma: float = 0.0
     noise_sigma: float = 0.0
+    kspace_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -51,7 +54,7 @@ class Degradation:
         img = np.asarray(hr, dtype=np.float64)
         if self.blur_sigma > 0:
             img = gaussian_filter(img, self.blur_sigma, mode="reflect")
-        img = kspace_truncate(img, self.scale) if self.kind == "kspace" else imresize(img, 1.0 / self.scale)
+        img = kspace_truncate(img, self.scale, self.kspace_factor) if self.kind == "kspace" else imresize(img, 1.0 / self.scale)
         if self.noise_sigma > 0:
             img = add_rician_noise(img, self.noise_sigma, rng)
         return np.clip(img, 0.0, 1.0).astype(np.float32)
@@ -60,7 +63,7 @@ class Degradation:
         return asdict(self)
 
 
-def kspace_truncate(img: np.ndarray, scale: int) -> np.ndarray:
+def kspace_truncate(img: np.ndarray, scale: int, factor: float = 1.0) -> np.ndarray:
     """Low-resolution magnitude image from the central k-space of ``img``.
 
     An LR voxel covers ``scale`` HR voxels and is centred on them, as in the bicubic
@@ -72,6 +75,8 @@ def kspace_truncate(img: np.ndarray, scale: int) -> np.ndarray:
         img: (H, W) real image, H and W multiples of ``scale``.
         scale: integer factor; the output has (H // scale, W // scale) pixels covering the
             same field of view, with intensities on the same scale as the input.
+        factor: >= 1: keep only the central 1 / factor of the LR grid's frequencies (an
+            acquisition coarser than the LR grid, e.g. 1.2 for a x4.8 truncation on a x4 grid).
 
     Returns:
         (H // scale, W // scale) float64 magnitude image.
@@ -79,12 +84,18 @@ def kspace_truncate(img: np.ndarray, scale: int) -> np.ndarray:
     h, w = img.shape
     lh, lw = h // scale, w // scale
     shift = (scale - 1) / 2
-    ky, kx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    k = np.fft.fft2(img) * np.exp(2j * np.pi * shift * (ky + kx))
-    # Keep the lowest lh x lw frequencies (the same index sets numpy's LR-sized FFT uses).
+    # Keep the lowest lh x lw frequencies (the same index sets numpy's LR-sized FFT uses); the
+    # half-block shift is a linear phase, applied to the kept frequencies only.
     rows = np.fft.fftfreq(lh, d=1.0 / lh).astype(int) % h
     cols = np.fft.fftfreq(lw, d=1.0 / lw).astype(int) % w
-    return np.abs(np.fft.ifft2(k[np.ix_(rows, cols)])) / (scale * scale)
+    phase_y = np.exp(2j * np.pi * shift * np.fft.fftfreq(h)[rows])
+    phase_x = np.exp(2j * np.pi * shift * np.fft.fftfreq(w)[cols])
+    k = np.fft.fft2(img)[np.ix_(rows, cols)] * phase_y[:, None] * phase_x[None, :]
+    if factor > 1.0:
+        keep_rows = np.abs(np.fft.fftfreq(lh)) <= 0.5 / factor
+        keep_cols = np.abs(np.fft.fftfreq(lw)) <= 0.5 / factor
+        k = k * (keep_rows[:, None] & keep_cols[None, :])
+    return np.abs(np.fft.ifft2(k)) / (scale * scale)
 
 
 def add_rician_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder, temp_dir_beside
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
+from mri_sr.io.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +77,29 @@ def subject_name(source: dict[str, Any]) -> str:
     """The subject id of a configured source: its ``subject`` or the file name stem."""
     if source.get("subject"):
         return str(source["subject"])
-    name = Path(str(source["path"]).replace("builtin:", "")).name
+    name = Path(str(source["path"]).replace("builtin:", "")).name.replace(":", "-")
     for ext in (".nii.gz", ".nii", ".h5", ".hdf5"):
         name = name.removesuffix(ext)
     return name
 
 
-def _slices(source: dict[str, Any], data_cfg: dict[str, Any], scale: int) -> tuple[np.ndarray, list[int], dict]:
-    """Load, reorient, normalise and slice one source.
+def _volumes(source: dict[str, Any]) -> list[tuple[int | None, Volume]]:
+    """The 3D volumes a source gives: one, or every time point for ``volume: all``."""
+    path, index = source["path"], source.get("volume")
+    volume = load_volume(path, series=source.get("series"))
+    if index == "all":
+        return [(k, volume.select(k, name=path)) for k in range(volume.n_volumes)]
+    return [(index, volume.select(index, name=path))]
+
+
+def _slices(path: str, volume: Volume, data_cfg: dict[str, Any], scale: int) -> tuple[np.ndarray, list[int], dict]:
+    """Reorient, normalise and slice one 3D volume of the source ``path``.
 
     Returns:
         (N, H, W) float32 HR slices in [0, 1] cropped to multiples of ``scale``, their
         indices along the axis, and the normalisation as a dict.
     """
-    path = source["path"]
-    volume = reorient(load_volume(path, series=source.get("series")).select(source.get("volume"), name=path))
+    volume = reorient(volume)
     norm_cfg = data_cfg["normalisation"]
     norm = fit_percentiles(volume.data, norm_cfg["low_percentile"], norm_cfg["high_percentile"], name=path)
     axis = AXES.get(data_cfg["axis"], data_cfg["axis"])
@@ -133,6 +143,44 @@ def _check_counts(counts: dict[str, int], kept: dict[str, int], data_cfg: dict[s
                      f"split; {advice}")
 
 
+@dataclass(frozen=True)
+class _Slab:
+    """Where one 3D volume's slices go: its subject, source, time point, shard prefix and noise seed."""
+
+    subject: str
+    source: str
+    volume_index: int | None
+    shard: str
+    noise_seed: int
+
+
+def _write_slab(shards: Path, slab: _Slab, hr: np.ndarray, indices: list[int], labels: list[str | None],
+                norm: dict, degradation: Degradation, seed: int, data_cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Degrade one volume's slices, save one shard per split and return their manifest rows."""
+    rows = []
+    for split in SPLITS:
+        members = [i for i, label in enumerate(labels) if label == split]
+        if not members:
+            continue
+        lr = np.stack([degradation(hr[i], np.random.default_rng([seed, slab.noise_seed, indices[i]]))
+                       for i in members])
+        shard = f"{slab.shard}-{split}"
+        np.save(shards / f"{shard}-hr.npy", hr[members])
+        np.save(shards / f"{shard}-lr.npy", lr)
+        for row, i in enumerate(members):
+            rows.append({
+                "shard": shard, "row": row, "subject": slab.subject, "source": slab.source,
+                "volume_index": "" if slab.volume_index is None else slab.volume_index,
+                "axis": data_cfg["axis"], "slice_index": indices[i], "split": split,
+                "norm_low": norm["low"], "norm_high": norm["high"],
+                "norm_low_percentile": norm["low_percentile"], "norm_high_percentile": norm["high_percentile"],
+                "degradation": degradation.kind, "scale": degradation.scale,
+                "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
+                "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
+            })
+    return rows
+
+
 def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     """Write training slices for every configured source.
 
@@ -144,8 +192,13 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
         out_dir/prepare.json                      resolved config and counts
         out_dir/.mri-sr-prepared                  marker: a folder prepare may replace
 
+    A source with ``volume: all`` gives one slab of slices per time point (shards
+    ``{subject}-v{k}-{split}``), each normalised on its own and split like a volume of its own.
+    ``split.only`` puts every slice in that split (test sets of other scans).
+
     Deterministic: each slice's noise comes from a generator seeded by
-    (seed, crc32(subject), slice index), so the same config gives identical files.
+    (seed, crc32(subject) [+ time point for ``volume: all``], slice index), so the same config
+    gives identical files.
 
     Args:
         config: validated configuration (see ``mri_sr.config``).
@@ -166,7 +219,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     degradation = Degradation(deg_cfg["kind"], scale, deg_cfg["blur_sigma"], deg_cfg["noise_sigma"])
     split_cfg = data_cfg["split"]
     by_subject = split_subjects(subjects, split_cfg["val"], split_cfg["test"], seed) if len(subjects) >= 3 else None
-    if by_subject is None:
+    if by_subject is None and not split_cfg["only"]:
         log.warning("fewer than 3 subjects: each volume is split into separated slabs along the axis")
 
     out_dir = Path(out_dir)
@@ -174,37 +227,25 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     check_replaceable(out_dir)
     tmp = temp_dir_beside(out_dir)
     try:
-        rows, counts, kept = [], {"train": 0, "val": 0, "test": 0}, {}
+        rows, kept = [], {}
         (tmp / "shards").mkdir()
         for source, subject in zip(sources, subjects):
-            hr, indices, norm = _slices(source, data_cfg, scale)
-            kept[str(source["path"])] = len(indices)
-            labels = [by_subject[subject]] * len(indices) if by_subject else \
-                split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
-            subject_seed = zlib.crc32(subject.encode())
-            for split in SPLITS:
-                members = [i for i, label in enumerate(labels) if label == split]
-                if not members:
-                    continue
-                lr = np.stack([degradation(hr[i], np.random.default_rng([seed, subject_seed, indices[i]]))
-                               for i in members])
-                shard = f"{subject}-{split}"
-                np.save(tmp / "shards" / f"{shard}-hr.npy", hr[members])
-                np.save(tmp / "shards" / f"{shard}-lr.npy", lr)
-                counts[split] += len(members)
-                for row, i in enumerate(members):
-                    rows.append({
-                        "shard": shard, "row": row, "subject": subject, "source": str(source["path"]),
-                        "volume_index": "" if source.get("volume") is None else source["volume"],
-                        "axis": data_cfg["axis"], "slice_index": indices[i], "split": split,
-                        "norm_low": norm["low"], "norm_high": norm["high"],
-                        "norm_low_percentile": norm["low_percentile"],
-                        "norm_high_percentile": norm["high_percentile"],
-                        "degradation": degradation.kind, "scale": scale,
-                        "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
-                        "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
-                    })
-        _check_counts(counts, kept, data_cfg)
+            for volume_index, volume in _volumes(source):
+                hr, indices, norm = _slices(str(source["path"]), volume, data_cfg, scale)
+                kept[str(source["path"])] = kept.get(str(source["path"]), 0) + len(indices)
+                if split_cfg["only"]:
+                    labels = [split_cfg["only"]] * len(indices)
+                elif by_subject:
+                    labels = [by_subject[subject]] * len(indices)
+                else:
+                    labels = split_slabs(len(indices), split_cfg["val"], split_cfg["test"], split_cfg["slab_gap"])
+                many = source.get("volume") == "all"
+                slab = _Slab(subject, str(source["path"]), volume_index, f"{subject}-v{volume_index}" if many
+                             else subject, zlib.crc32(subject.encode()) + (volume_index if many else 0))
+                rows += _write_slab(tmp / "shards", slab, hr, indices, labels, norm, degradation, seed, data_cfg)
+        counts = {split: sum(r["split"] == split for r in rows) for split in SPLITS}
+        if not split_cfg["only"]:
+            _check_counts(counts, kept, data_cfg)
         with open(tmp / "manifest.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
             writer.writeheader()

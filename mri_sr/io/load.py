@@ -11,11 +11,25 @@ from mri_sr.errors import MriSrError
 from mri_sr.io.volume import Volume
 
 BUILTIN_PREFIX = "builtin:"
-BUILTINS = ("mni152",)
+BUILTINS = ("mni152", "mni152-synth[:N[:SEED]]")
+
+
+def _load_synth(name: str) -> Volume:
+    """``mni152-synth[:N[:SEED]]``: N (default 4) synthetic contrasts of the template, seed 0 by default."""
+    from mri_sr.data.synth import DEFAULT_VARIANTS, synth_volume
+
+    parts = name.split(":")[1:]
+    if len(parts) > 2 or not all(p.isdigit() for p in parts) or (parts and int(parts[0]) < 1):
+        raise MriSrError(f"{BUILTIN_PREFIX}{name}: expected {BUILTIN_PREFIX}mni152-synth[:N[:SEED]] "
+                         "with N >= 1 variants and an integer seed")
+    numbers = [int(p) for p in parts] + [DEFAULT_VARIANTS, 0][len(parts):]
+    return synth_volume(numbers[0], numbers[1])
 
 
 def _load_builtin(name: str) -> Volume:
     """Volumes shipped inside installed packages, usable offline."""
+    if name.split(":")[0] == "mni152-synth":
+        return _load_synth(name)
     if name == "mni152":
         from nilearn.datasets import load_mni152_template
 
@@ -43,8 +57,9 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
 
     Args:
         path: a NIfTI file (``.nii``, ``.nii.gz``), a DICOM series folder or single DICOM file,
-            a fastMRI ``.h5`` file, or ``builtin:mni152`` (the MNI152 T1 1 mm template that
-            ships with nilearn).
+            a fastMRI ``.h5`` file, ``builtin:mni152`` (the MNI152 T1 1 mm template that
+            ships with nilearn) or ``builtin:mni152-synth[:N[:SEED]]`` (N synthetic contrasts
+            of it as one 4D volume, :mod:`mri_sr.data.synth`).
         series: for a DICOM folder holding several series, the SeriesInstanceUID (or a
             unique prefix) or SeriesNumber to load.
 

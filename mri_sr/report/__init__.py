@@ -1,6 +1,6 @@
 """``build_report``: one self-contained HTML page (and a CSV beside it) over metrics files and runs.
 
-The page holds, per dataset and scale, a methods x PSNR/SSIM table (mean ± std, best in bold),
+The page holds a cross-scan table (every MRI test set side by side, gain over bicubic), then, per dataset and scale, a methods x PSNR/SSIM table (mean ± std, best in bold),
 per-image (and, for MRI, per-volume) tables and visual comparison panels; then the training
 curves and summaries of the runs, an "SRResCycGAN ablation" table when ablation runs are among the
 metrics, and provenance (version, git commit, config). Every image is a
@@ -20,6 +20,7 @@ from mri_sr.fsutil import atomic_path
 from mri_sr.report.ablation import ablation_section
 from mri_sr.report.collect import (Group, config_text, git_commit, group_results, load_metrics, load_runs,
                                    load_samples)
+from mri_sr.report.crossscan import cross_scan_section
 from mri_sr.report.figures import PanelColumn, comparison_panel, training_curves
 from mri_sr.report.html import group_section, metadata_section, page, runs_section
 from mri_sr.report.tables import write_csv
@@ -77,7 +78,7 @@ def build_report(metrics: list[str], runs: list[str], out: str, config: str | No
         "evaluation wall time (s)": f"{sum(float(r.get('seconds') or 0) for g in groups for r in g.results):.1f}",
         "training wall time (s)": f"{sum(float(r.summary.get('wall_seconds') or 0) for r in run_list):.1f}",
     }
-    sections = [group_section(g, comparison_panels(g)) for g in groups] + [ablation_section(groups)]
+    sections = [cross_scan_section(groups)] + [group_section(g, comparison_panels(g)) for g in groups] + [ablation_section(groups)]
     sections += [runs_section(run_list, curves), metadata_section(meta, shown_config)]
     out_path = Path(out)
     with atomic_path(out_path, suffix=".html") as tmp:

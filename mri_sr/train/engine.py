@@ -130,7 +130,8 @@ def _batches(run: _Run, data_dir: Path) -> tuple[DataLoader, int]:
     """The training batches from the iteration after the resumed one; the first iteration."""
     tc, scale, start = run.config["train"], int(run.prepared["scale"]), run.iteration + 1
     stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale,
-                         tc["seed"], start, tc["iterations"] + 1, run.ddp.rank)
+                         tc["seed"], start, tc["iterations"] + 1, run.ddp.rank,
+                         augmentation=tc["augmentation"], degradation=tc["random_degradation"])
     device = run.trainer.precision.device
     return DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"), start
 

@@ -74,3 +74,27 @@ def test_near_empty_slices_are_dropped(tmp_path):
     prepare(config, 2, tmp_path / "out")
     kept = sorted(int(r["slice_index"]) for r in read_manifest(tmp_path / "out"))
     assert kept == list(range(4, 16))
+
+
+def test_volume_all_gives_one_slab_per_time_point_and_only_forces_a_split(tmp_path):
+    template = load_volume("builtin:mni152")
+    crop = template.data[40:140:2, 40:180:2, 60:120:2]
+    data = np.stack([crop, crop.max() - crop, crop ** 2], axis=-1)
+    save_nifti(Volume(data, np.diag([2.0, 2.0, 2.0, 1.0]), "t"), tmp_path / "four_d.nii.gz")
+    source = {"path": str(tmp_path / "four_d.nii.gz"), "volume": "all"}
+    config = validate_config({"data": {"sources": [source], "hr_patch_size": 32, "split": {"slab_gap": 1}}})
+    prepare(config, 2, tmp_path / "all")
+    rows = read_manifest(tmp_path / "all")
+    assert {r["volume_index"] for r in rows} == {"0", "1", "2"}
+    for k in range(3):
+        mine = [r for r in rows if r["volume_index"] == str(k)]
+        assert {r["split"] for r in mine} == {"train", "val", "test"}
+        assert {r["shard"] for r in mine} == {f"four_d-v{k}-{s}" for s in ("train", "val", "test")}
+    # Each time point is normalised on its own: the inverted one is not the first one rescaled.
+    hr0 = np.load(tmp_path / "all" / "shards" / "four_d-v0-test-hr.npy")
+    hr1 = np.load(tmp_path / "all" / "shards" / "four_d-v1-test-hr.npy")
+    assert hr0.shape == hr1.shape and np.corrcoef(hr0.ravel(), hr1.ravel())[0, 1] < 0
+
+    config["data"]["split"]["only"] = "test"
+    prepare(config, 2, tmp_path / "test_only")
+    assert {r["split"] for r in read_manifest(tmp_path / "test_only")} == {"test"}

@@ -1,4 +1,4 @@
-from mri_sr.config import validate_config, write_section
+from mri_sr.config import scan_section, validate_config, write_section
 from mri_sr.train.plan import ablation_models, resolve_models
 
 
@@ -22,6 +22,7 @@ wildcard_constraints:
     model="|".join(sorted({**MODELS, **ABLATION})),
     dataset=r"[A-Za-z0-9_-]+",
     method=r"[a-z0-9_]+",
+    scan=r"[A-Za-z0-9_-]+",
 
 
 def model_config(wildcards):
@@ -60,7 +61,13 @@ WORKFLOW_CONFIG = write_section(config, None, "results/config/workflow.yaml")
 RUNS = list(MODELS) + [f"{m}_interp" for m in INTERPOLATED]
 METHODS = RUNS + config["evaluation"]["baselines"]
 NATURAL_SETS = {s["name"]: s["path"] for s in config["evaluation"]["natural_sets"]}
-DATASETS = ["mri"] + list(NATURAL_SETS)
+# Cross-scan test sets: other scans prepared like the training data, every slice in the test split.
+SCAN_CONFIGS = {
+    s["name"]: write_section(scan_section(config, s), None, f"results/config/scans/{s['name']}.yaml")
+    for s in config["evaluation"]["scans"]
+}
+SCAN_PREFIX = "scan-"
+DATASETS = ["mri"] + list(NATURAL_SETS) + [SCAN_PREFIX + name for name in SCAN_CONFIGS]
 
 
 def method_input(wildcards):
@@ -75,15 +82,21 @@ def method_arg(wildcards, input):
 
 
 def dataset_input(wildcards):
-    """The prepared folder for MRI, or the benchmark folder (nothing for builtin sets)."""
+    """The prepared folder for MRI and other scans, or the benchmark folder (nothing for builtin sets)."""
     if wildcards.dataset == "mri":
         return f"results/data/x{wildcards.scale}"
+    if wildcards.dataset.startswith(SCAN_PREFIX):
+        return f"results/scans/x{wildcards.scale}/{wildcards.dataset.removeprefix(SCAN_PREFIX)}"
     path = NATURAL_SETS[wildcards.dataset]
     return [] if path.startswith("builtin:") else path
 
 
 def dataset_arg(wildcards, input):
-    return input.dataset if wildcards.dataset == "mri" else NATURAL_SETS[wildcards.dataset]
+    return NATURAL_SETS[wildcards.dataset] if wildcards.dataset in NATURAL_SETS else input.dataset
+
+
+def scan_config(wildcards):
+    return SCAN_CONFIGS[wildcards.scan]
 
 
 def all_metrics(wildcards=None):

@@ -1,0 +1,89 @@
+"""On-the-fly training pairs: augmentation keeps LR = degrade(HR); batches are f(seed, iteration)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from monai.data import set_track_meta
+
+from mri_sr.config import validate_config
+from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
+from mri_sr.data.augment import augmentation
+from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.degrade import Degradation
+from mri_sr.data.pairs import draw_degradation, make_pair
+from mri_sr.data.prepare import prepare
+from mri_sr.metrics import psnr
+
+SCALE = 4
+RANGES = {"kspace_factor": [1.0, 1.3], "blur_sigma": [0.0, 0.8], "noise_sigma": [0.0, 0.03], "other_kind": 0.3}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """x4 slices of the MNI template with the default k-space + Rician degradation."""
+    out = tmp_path_factory.mktemp("pairs") / "x4"
+    prepare(validate_config({"data": {"degradation": {"kind": "kspace", "noise_sigma": 0.01}}}), SCALE, out)
+    set_track_meta(False)
+    return load_split(out, "train")
+
+
+def _seeded(options, seed=3):
+    pipeline = augmentation(options)
+    pipeline.set_random_state(seed=seed)
+    return pipeline
+
+
+def _pair(items, options, context, seed=3):
+    """(lr, hr, draw) of one sample with the augmentation ``options`` and a fixed generator state."""
+    base = Degradation("kspace", SCALE, 0.0, 0.01)
+    return make_pair(items[40]["hr"], 24, context, _seeded(options, seed), base, RANGES, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
+def test_each_augmentation_keeps_lr_the_degradation_of_the_augmented_hr(prepared, name):
+    only = {**dict.fromkeys(AUGMENTATIONS, 0.0), name: 1.0}
+    lr, hr, draw = _pair(prepared, only, context=0)
+    plain_lr, plain_hr, plain_draw = _pair(prepared, dict.fromkeys(AUGMENTATIONS, 0.0), context=0)
+    assert draw == plain_draw  # same crop and degradation draw: only the augmentation differs
+    assert not np.allclose(hr, plain_hr, atol=1e-3), f"{name} left the HR patch unchanged"
+    assert lr.shape == (1, 24, 24) and hr.shape == (1, 96, 96)
+    assert lr.dtype == hr.dtype == np.float32 and 0 <= hr.min() and hr.max() <= 1
+    np.testing.assert_allclose(lr[0], draw(hr[0]), atol=1e-5)
+    assert not np.allclose(lr, plain_lr, atol=1e-3)
+
+
+def test_context_margin_keeps_lr_close_to_the_degraded_patch(prepared):
+    lr, hr, draw = _pair(prepared, {}, context=6)
+    clean = replace(draw.degradation, noise_sigma=0.0)
+    lr_clean, _, _ = make_pair(prepared[40]["hr"], 24, 6, _seeded({}), clean, None, np.random.default_rng(3))
+    assert lr.shape == (1, 24, 24) and hr.shape == (1, 96, 96)
+    # Degrading the patch alone differs from degrading it inside its context only near the borders.
+    alone = clean(hr[0], np.random.default_rng(0))
+    assert psnr(alone[4:-4, 4:-4], lr_clean[0][4:-4, 4:-4], data_range=1.0) > 35
+
+
+def test_degradation_draws_stay_in_their_ranges():
+    rng = np.random.default_rng(0)
+    draws = [draw_degradation(Degradation("kspace", SCALE), RANGES, rng) for _ in range(200)]
+    d = [x.degradation for x in draws]
+    assert all(1.0 <= x.kspace_factor <= 1.3 and 0 <= x.blur_sigma <= 0.8 and 0 <= x.noise_sigma <= 0.03 for x in d)
+    kinds = [x.kind for x in d]
+    assert 0.15 < kinds.count("bicubic") / len(kinds) < 0.45 and "kspace" in kinds
+    assert len({x.noise_seed for x in draws}) == len(draws)
+    base = Degradation("bicubic", SCALE, 0.5, 0.02)
+    assert draw_degradation(base, None, rng).degradation == base
+
+
+def test_same_seed_and_iteration_give_the_same_batch(prepared):
+    options = {"augmentation": {}, "degradation": RANGES}
+    first = BatchStream(prepared, 4, 24, SCALE, seed=7, start=1, stop=20, **options)
+    resumed = BatchStream(prepared, 4, 24, SCALE, seed=7, start=6, stop=20, **options)
+    other_seed = BatchStream(prepared, 4, 24, SCALE, seed=8, start=1, stop=20, **options)
+    a, b, c = first[5], resumed[0], other_seed[5]  # iteration 6 in each
+    assert a["lr"].shape == (4, 1, 24, 24) and a["hr"].shape == (4, 1, 96, 96)
+    assert all(np.array_equal(a[k], b[k]) for k in ("lr", "hr"))
+    assert not np.array_equal(a["hr"], c["hr"])
+    assert not np.array_equal(a["hr"], first[6]["hr"])
