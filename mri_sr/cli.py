@@ -73,6 +73,10 @@ def cmd_report(args: argparse.Namespace) -> None:
 def cmd_upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
 
+    if args.through_plane:
+        from mri_sr.throughplane.cli import run_through_plane
+
+        return run_through_plane(args)
     upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, scale=args.scale, axis=args.axis,
                  batch_size=args.batch_size, tile=args.tile, overlap=args.overlap, device=args.device,
                  volume=args.volume, series=args.series, fuse_orthogonal=args.fuse_orthogonal)
@@ -132,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
     p.add_argument("output", help="output .nii or .nii.gz")
-    how = p.add_mutually_exclusive_group(required=True)
+    how = p.add_mutually_exclusive_group()
     how.add_argument("--checkpoint", help="trained generator checkpoint")
     how.add_argument("--method", choices=("bicubic",), help="classical interpolation, no checkpoint")
     p.add_argument("--scale", type=int, choices=(2, 3, 4), help="with --method: the factor (default 2)")
@@ -145,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
+    from mri_sr.throughplane.cli import add_through_plane_arguments
+
+    add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
     return parser
 
