@@ -149,10 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
-    from mri_sr.throughplane.cli import add_through_plane_arguments
+    from mri_sr.throughplane.cli import add_report_parser, add_through_plane_arguments
 
     add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
+    add_report_parser(sub)
     return parser
 
 

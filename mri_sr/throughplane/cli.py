@@ -28,3 +28,21 @@ def run_through_plane(args: argparse.Namespace) -> None:
     through_plane_file(args.input, args.output, scale=args.scale, model=args.model, checkpoint=args.checkpoint,
                        minutes=args.minutes, iterations=args.iterations, seed=args.seed, device=args.device,
                        volume=args.volume, series=args.series, save_model=args.save_model)
+
+
+def add_report_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``throughplane-report`` verb: orthogonal views of input, B-spline and result per scan."""
+    p = sub.add_parser("throughplane-report", help="HTML page: thick-slice scans, B-spline and through-plane results")
+    p.add_argument("--scans", nargs="*", default=[], help="thick-slice input scans")
+    p.add_argument("--results", nargs="*", default=[], help="their mri-sr upscale --through-plane outputs, same order")
+    p.add_argument("--out", required=True, help="HTML file")
+    p.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> None:
+    """Call :func:`mri_sr.report.throughplane.build_throughplane_report`."""
+    from mri_sr.report.throughplane import build_throughplane_report
+
+    if len(args.scans) != len(args.results):
+        raise MriSrError(f"{args.out}: {len(args.scans)} --scans but {len(args.results)} --results")
+    build_throughplane_report(args.scans, args.results, args.out)
