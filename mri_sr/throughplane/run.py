@@ -79,14 +79,18 @@ def upscale_through_plane(volume: Volume, *, scale: int | None = None, thickness
     if checkpoint is not None:
         load_init(net, checkpoint)
     sampler = PairSampler(np.moveaxis(clipped, axis, 0), profile)
-    stats = self_train(net, sampler, minutes=minutes, iterations=iterations, seed=seed, device=torch_device,
-                       progress=progress)
-    if save_model is not None:
-        save_checkpoint({"model": "throughplane", "iteration": stats["iterations"], "scale": scale,
-                         "in_channels": 1, "net_g_spec": spec, "nets": {"net_g": net.cpu().state_dict()},
-                         "normalisation": {"low_percentile": PERCENTILES[0], "high_percentile": PERCENTILES[1]}},
-                        save_model)
-    out = apply_fused(net, clipped, axis, device=torch_device, progress=progress)
+    threads = torch.get_num_threads()
+    try:  # self-training may pick a faster CPU thread count; applying uses it too
+        stats = self_train(net, sampler, minutes=minutes, iterations=iterations, seed=seed, device=torch_device,
+                           progress=progress)
+        if save_model is not None:
+            save_checkpoint({"model": "throughplane", "iteration": stats["iterations"], "scale": scale,
+                             "in_channels": 1, "net_g_spec": spec, "nets": {"net_g": net.cpu().state_dict()},
+                             "normalisation": {"low_percentile": PERCENTILES[0], "high_percentile": PERCENTILES[1]}},
+                            save_model)
+        out = apply_fused(net, clipped, axis, device=torch_device, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
     excess = unclipped - clipped
     if np.any(excess):
         out += interpolate_axis(excess, axis, scale)

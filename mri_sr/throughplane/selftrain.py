@@ -32,6 +32,26 @@ MODELS: dict[str, dict] = {
 BATCH_SIZE = 16
 LEARNING_RATE = 1e-3
 ESTIMATE_AFTER = 10  # iterations timed before the time estimate is logged
+CALIBRATION_STEPS = 4  # CPU: steps timed with all threads, then with one (on a busy machine one is faster)
+
+
+def _choose_threads(threads: list[int], timings: list[float], now: float) -> list[float]:
+    """CPU thread calibration: ``CALIBRATION_STEPS`` steps with all threads, as many with one, keep the faster.
+
+    Called three times, before each block of steps and after the last; returns the times seen so
+    far. Time-budget runs only (the thread count may change the last bits of the results).
+    """
+    timings = timings + [now]
+    if len(timings) == 1:
+        torch.set_num_threads(threads[0])
+    elif len(timings) == 2:
+        torch.set_num_threads(threads[1])
+    else:
+        many, one = timings[1] - timings[0], timings[2] - timings[1]
+        torch.set_num_threads(threads[0] if many <= one else threads[1])
+        log.info("self-training: %d CPU thread(s) (%.2f s per step with %d, %.2f with 1)",
+                 torch.get_num_threads(), many / CALIBRATION_STEPS, threads[0], one / CALIBRATION_STEPS)
+    return timings
 
 
 def model_spec(model: str | dict, scale: int) -> dict:
@@ -93,14 +113,19 @@ def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iteratio
     optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.99))
     scaler = precision.grad_scaler()
     budget = minutes * 60.0
+    timings: list[float] = []
     start, done, losses = time.monotonic(), 0, []
     total = iterations if iterations is not None else int(round(budget))
+    calibrate = iterations is None and device.type == "cpu" and torch.get_num_threads() > 1
+    threads = [torch.get_num_threads(), 1]
     with tqdm(total=total, unit="it" if iterations else "s", desc="self-train", disable=not progress) as bar:
         while True:
             elapsed = time.monotonic() - start
             fraction = done / iterations if iterations is not None else elapsed / budget
             if fraction >= 1.0 or elapsed >= budget:
                 break
+            if calibrate and done in (1, 1 + CALIBRATION_STEPS, 1 + 2 * CALIBRATION_STEPS):  # step 0 warms up
+                timings = _choose_threads(threads, timings, time.monotonic())
             for group in optimizer.param_groups:
                 group["lr"] = LEARNING_RATE * 0.5 * (1.0 + math.cos(math.pi * fraction))
             lr, hr = (t.to(device) for t in sampler.sample(BATCH_SIZE, rng))

@@ -5,10 +5,14 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 
 from mri_sr.io import Volume
+from mri_sr.nets import build_network
+from mri_sr.throughplane.pairs import PairSampler
 from mri_sr.throughplane.profile import SliceProfile, degrade_axis
 from mri_sr.throughplane.run import upscale_through_plane
+from mri_sr.throughplane.selftrain import self_train
 from mri_sr.upscale import upscaled_affine
 
 MICRO = {"type": "srresnet", "in_channels": 1, "num_feat": 4, "num_block": 1, "image_skip": True, "upscale_axes": "h"}
@@ -114,3 +118,14 @@ def test_cli_4d_needs_volume(cli, tmp_path):
     code, _, err = cli("upscale", tmp_path / "scan.nii.gz", tmp_path / "out.nii.gz", "--through-plane",
                        "--volume", "1", "--model", "srresnet_small", "--iterations", "1", "--device", "cpu")
     assert code == 0, err
+
+
+def test_time_budget_bounds_training_and_keeps_thread_count():
+    threads = torch.get_num_threads()
+    sampler = PairSampler(np.random.default_rng(0).random((4, 16, 16)).astype(np.float32), SliceProfile(2, 2.0))
+    stats = self_train(build_network({**MICRO, "scale": 2}), sampler, minutes=0.02, progress=False)
+    assert stats["iterations"] >= 1 and stats["seconds"] < 1.2 + 30.0  # the step running at the deadline ends
+    torch.set_num_threads(threads)
+    result = upscale_through_plane(_thick_volume(shape=(20, 18, 8)), model=MICRO, minutes=0.02, progress=False)
+    assert "self-trained" in result.source and result.data.shape == (20, 18, 32)
+    assert torch.get_num_threads() == threads
