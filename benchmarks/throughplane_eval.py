@@ -29,7 +29,7 @@ import nibabel as nib
 import numpy as np
 
 from mri_sr.io import Volume, load_volume, save_nifti
-from mri_sr.throughplane.apply import bspline_axis
+from mri_sr.data.axis_interp import bspline_axis
 from mri_sr.upscale import upscaled_affine
 
 

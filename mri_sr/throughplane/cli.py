@@ -14,7 +14,7 @@ def add_through_plane_arguments(parser: argparse.ArgumentParser) -> None:
                        help="self-trained super-resolution of the slice axis only (--checkpoint: start weights)")
     group.add_argument("--minutes", type=float, default=5.0, help="self-training time budget (default 5)")
     group.add_argument("--iterations", type=int, help="stop self-training after N iterations (reproducible)")
-    group.add_argument("--model", default="srresnet", help="srresnet (default) or srresnet_small")
+    group.add_argument("--model", default="srresnet", help="srresnet (default) or srresnet_large")
     group.add_argument("--seed", type=int, default=0, help="random seed of the self-training")
     group.add_argument("--save-model", help="write the self-trained generator to this checkpoint")
 

@@ -137,9 +137,9 @@ def detect(spacing: tuple[float, float, float], *, scale: int | None = None, thi
     fine = float(np.mean([s for a, s in enumerate(spacing) if a != axis]))
     ratio = spacing[axis] / fine
     shown = " x ".join(f"{s:.4g}" for s in spacing)
+    if ratio < MIN_RATIO:
+        raise MriSrError(f"{name}: scan is nearly isotropic ({shown} mm); --through-plane needs thick slices")
     if scale is None:
-        if ratio < MIN_RATIO:
-            raise MriSrError(f"{name}: scan is nearly isotropic ({shown} mm); --through-plane needs thick slices")
         scale = round(ratio)
         if abs(ratio - scale) > RATIO_TOLERANCE * scale:
             raise MriSrError(f"{name}: slice spacing is {ratio:.3f} times the in-plane spacing ({shown} mm), not "

@@ -24,7 +24,8 @@ from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.io import Volume, load_volume, save_nifti
-from mri_sr.throughplane.apply import apply_fused, interpolate_axis
+from mri_sr.data.axis_interp import interpolate_axis
+from mri_sr.throughplane.apply import apply_fused
 from mri_sr.throughplane.pairs import PairSampler
 from mri_sr.throughplane.profile import detect, dicom_slice_thickness
 from mri_sr.nets import build_network

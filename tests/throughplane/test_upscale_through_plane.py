@@ -81,14 +81,14 @@ def test_cli_writes_the_upscaled_scan_and_a_reusable_model(cli, tmp_path):
     volume = _thick_volume(shape=(20, 18, 8))
     _save(volume, tmp_path / "thick.nii.gz")
     out, model = tmp_path / "out.nii.gz", tmp_path / "model.pt"
-    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", out, "--through-plane", "--model", "srresnet_small",
+    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", out, "--through-plane", "--model", "srresnet",
                        "--iterations", "2", "--device", "cpu", "--save-model", model)
     assert code == 0, err
     img = nib.load(str(out))
     assert img.shape == (20, 18, 32)
     np.testing.assert_allclose(img.affine, upscaled_affine(volume.affine, (1, 1, 4)), atol=1e-5)
     again = tmp_path / "again.nii.gz"
-    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", again, "--through-plane", "--model", "srresnet_small",
+    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", again, "--through-plane", "--model", "srresnet",
                        "--iterations", "1", "--checkpoint", model, "--device", "cpu")
     assert code == 0, err
     assert nib.load(str(again)).shape == (20, 18, 32)
@@ -116,7 +116,7 @@ def test_cli_4d_needs_volume(cli, tmp_path):
     code, _, err = cli("upscale", tmp_path / "scan.nii.gz", tmp_path / "out.nii.gz", "--through-plane")
     assert code == 1 and "--volume" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("upscale", tmp_path / "scan.nii.gz", tmp_path / "out.nii.gz", "--through-plane",
-                       "--volume", "1", "--model", "srresnet_small", "--iterations", "1", "--device", "cpu")
+                       "--volume", "1", "--model", "srresnet", "--iterations", "1", "--device", "cpu")
     assert code == 0, err
 
 
