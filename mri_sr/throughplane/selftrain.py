@@ -33,7 +33,7 @@ MODELS: dict[str, dict] = {
 
 BATCH_SIZE = 16
 LEARNING_RATE = 1e-3
-ESTIMATE_AFTER = 10  # iterations timed before the time estimate is logged
+ESTIMATE_AFTER = 10  # iterations timed (after warm-up and calibration) for the logged time estimate
 CALIBRATION_STEPS = 4  # CPU: steps timed with all threads, then with one (on a busy machine one is faster)
 
 
@@ -88,6 +88,18 @@ def load_init(net: nn.Module, checkpoint: str | Path) -> None:
     log.info("%s: started from %d of %d weights", checkpoint, len(matched), len(target))
 
 
+def _step(net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, precision: Precision,
+          lr: torch.Tensor, hr: torch.Tensor) -> float:
+    """One L1 step on a batch; returns the loss."""
+    with precision.autocast():
+        loss = nn.functional.l1_loss(net(lr).float(), hr)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.item()
+
+
 def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iterations: int | None = None,
                seed: int = 0, device: torch.device = torch.device("cpu"), progress: bool = True) -> dict:
     """Train ``net`` (in place) with L1 loss and Adam on ``sampler``'s pairs until time or iterations run out.
@@ -120,6 +132,7 @@ def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iteratio
     total = iterations if iterations is not None else int(round(budget))
     calibrate = iterations is None and device.type == "cpu" and torch.get_num_threads() > 1
     threads = [torch.get_num_threads(), 1]
+    mark, mark_time = (1 + 2 * CALIBRATION_STEPS) if calibrate else 1, start  # time estimate from here
     with tqdm(total=total, unit="it" if iterations else "s", desc="self-train", disable=not progress) as bar:
         while True:
             elapsed = time.monotonic() - start
@@ -131,18 +144,15 @@ def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iteratio
             for group in optimizer.param_groups:
                 group["lr"] = LEARNING_RATE * 0.5 * (1.0 + math.cos(math.pi * fraction))
             lr, hr = (t.to(device) for t in sampler.sample(BATCH_SIZE, rng))
-            with precision.autocast():
-                loss = nn.functional.l1_loss(net(lr).float(), hr)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            losses.append(_step(net, optimizer, scaler, precision, lr, hr))
             done += 1
-            losses.append(loss.item())
-            if done == ESTIMATE_AFTER and iterations is None:
-                rate = (time.monotonic() - start) / done
-                log.info("self-training: %.2f s per iteration, about %d iterations in %.1f min",
-                         rate, int(budget / rate), minutes)
+            if done == mark:
+                mark_time = time.monotonic()
+            elif done == mark + ESTIMATE_AFTER:
+                rate = (time.monotonic() - mark_time) / ESTIMATE_AFTER
+                left = (iterations - done) * rate if iterations else budget - (time.monotonic() - start)
+                log.info("self-training: %.2f s per iteration, about %d iterations, %.1f min left",
+                         rate, done + int(left / rate), left / 60.0)
             bar.update(1 if iterations is not None else int(time.monotonic() - start) - bar.n)
             bar.set_postfix(it=done, loss=f"{losses[-1]:.4f}", refresh=False)
     seconds = time.monotonic() - start
