@@ -13,6 +13,7 @@ from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
+from mri_sr.throughplane.cli import add_report_parser, add_through_plane_arguments
 
 PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
@@ -88,6 +89,10 @@ def cmd_upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
     from mri_sr.upscale_options import UpscaleOptions
 
+    if args.through_plane:
+        from mri_sr.throughplane.cli import run_through_plane
+
+        return run_through_plane(args)
     options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
                              series=args.series, fuse_orthogonal=args.fuse_orthogonal)
@@ -148,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     _add_upscale(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -155,7 +161,7 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
     p.add_argument("output", help="output .nii or .nii.gz")
-    how = p.add_mutually_exclusive_group(required=True)
+    how = p.add_mutually_exclusive_group()
     how.add_argument("--checkpoint", help="trained generator checkpoint")
     how.add_argument("--method", choices=("bicubic",), help="classical interpolation, no checkpoint")
     p.add_argument("--scale", type=int, choices=(2, 3, 4), help="with --method: the factor (default 2)")
@@ -169,6 +175,7 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
+    add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
 
 

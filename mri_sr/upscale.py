@@ -51,7 +51,8 @@ def bicubic(scale: int) -> SliceUpscaler:
     return functools.partial(imresize_torch, scale=scale)
 
 
-def _check_input(volume: Volume, name: str) -> None:
+def check_volume(volume: Volume, name: str) -> None:
+    """A 3D volume of finite values, or one line naming ``name``."""
     if volume.data.ndim != 3:
         raise MriSrError(f"{name}: upscaling needs a 3D volume, got shape {volume.data.shape} (pick one with --volume)")
     if not np.all(np.isfinite(volume.data)):
@@ -85,7 +86,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         ValueError: programming errors (a scale disagreeing with the generator's, a generator
             without percentiles, no scale for a plain callable).
     """
-    _check_input(volume, name)
+    check_volume(volume, name)
     is_net = isinstance(sr, Inference)
     if is_net and (percentiles is None or (scale is not None and scale != sr.scale)):
         raise ValueError(f"a generator needs its percentiles and its own scale (x{sr.scale}), got {scale}")
@@ -160,7 +161,7 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
         MriSrError: the scan is not isotropic, or as :func:`upscale_volume`.
     """
     name = kwargs.get("name", "input")
-    _check_input(volume, name)
+    check_volume(volume, name)
     if not is_isotropic(volume.spacing):
         raise MriSrError(f"{name}: --fuse-orthogonal needs an isotropic scan (spacings within 1 %), got "
                          f"{' x '.join(f'{s:.4g}' for s in volume.spacing)} mm")

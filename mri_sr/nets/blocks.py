@@ -75,15 +75,36 @@ class ImageSkip(nn.Module):
     starts from bicubic interpolation and learns only the missing detail, which is what makes
     short CPU budgets beat bicubic. :func:`zero_init_` on the last conv makes the untrained
     network return exactly the bicubic image. No parameters: state-dict keys are unchanged.
+
+    With ``rows_only`` the input is interpolated along H only (the output keeps W).
+    """
+
+    def __init__(self, scale: int, rows_only: bool = False) -> None:
+        super().__init__()
+        self.scale = scale
+        self.rows_only = rows_only
+
+    def forward(self, out: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        factor = (self.scale, 1) if self.rows_only else self.scale
+        up = nn.functional.interpolate(lr, scale_factor=factor, mode="bicubic", align_corners=False)
+        return out + up[..., : out.shape[-2], : out.shape[-1]]
+
+
+class PixelShuffleRows(nn.Module):
+    """Sub-pixel shuffle along H only: (B, F * s, h, w) -> (B, F, h * s, w); no parameters.
+
+    Output row ``s * k + r`` holds channel group ``r`` of input row ``k`` (as ``nn.PixelShuffle``
+    does per axis), so the output rows of input row ``k`` are centred at ``k`` in input units.
     """
 
     def __init__(self, scale: int) -> None:
         super().__init__()
         self.scale = scale
 
-    def forward(self, out: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        up = nn.functional.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return out + up[..., : out.shape[-2], : out.shape[-1]]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        x = x.reshape(batch, channels // self.scale, self.scale, height, width)
+        return x.permute(0, 1, 3, 2, 4).reshape(batch, channels // self.scale, height * self.scale, width)
 
 
 def zero_init_(conv: nn.Conv2d) -> None:

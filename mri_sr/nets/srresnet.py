@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mri_sr.nets.blocks import ImageSkip, ResidualBlock, check_scale, scaled_kaiming_init_, zero_init_
+from mri_sr.nets.blocks import (ImageSkip, PixelShuffleRows, ResidualBlock, check_scale, scaled_kaiming_init_,
+                                zero_init_)
 
 
 class SRResNet(nn.Module):
@@ -16,6 +17,9 @@ class SRResNet(nn.Module):
     from the head; upsampling (``upsample``): per x2 step a 3x3 conv to 4F channels,
     PixelShuffle(2), PReLU (x4 = two steps; x3 = one conv to 9F channels, PixelShuffle(3), PReLU);
     9x9 conv to ``in_channels`` (``conv_last``). PReLUs have one shared slope each.
+    With ``upscale_axes="h"`` only the rows (H) grow: one 3x3 conv to ``scale * F`` channels,
+    :class:`PixelShuffleRows`, PReLU, for every scale (same keys, other shapes); the columns keep
+    their size (through-plane super-resolution of one axis).
 
     RGB x4 with the defaults has 1,549,462 parameters (BasicSR's MSRResNet, without BN and with
     3x3 head/tail, has 1,517,571).
@@ -27,12 +31,15 @@ class SRResNet(nn.Module):
         scale: upscaling factor, 2, 3 or 4.
         image_skip: add the bicubic-upsampled input to the output (residual learning over
             bicubic; not in the paper, off by default; see :class:`ImageSkip`).
+        upscale_axes: ``"hw"`` (both axes, the paper) or ``"h"`` (rows only: (h, w) -> (h*scale, w)).
     """
 
     def __init__(self, in_channels: int = 3, num_feat: int = 64, num_block: int = 16, scale: int = 4,
-                 image_skip: bool = False) -> None:
+                 image_skip: bool = False, upscale_axes: str = "hw") -> None:
         super().__init__()
         check_scale("SRResNet", scale)
+        if upscale_axes not in ("hw", "h"):
+            raise ValueError(f"SRResNet: upscale_axes {upscale_axes!r} is not supported (choose hw or h)")
         self.in_channels = in_channels
         self.scale = scale
         self.conv_first = nn.Conv2d(in_channels, num_feat, 9, 1, 4)
@@ -44,10 +51,12 @@ class SRResNet(nn.Module):
         layers: list[nn.Module] = []
         for factor in steps:
             layers += [nn.Conv2d(num_feat, num_feat * factor**2, 3, 1, 1), nn.PixelShuffle(factor), nn.PReLU()]
+        if upscale_axes == "h":
+            layers = [nn.Conv2d(num_feat, num_feat * scale, 3, 1, 1), PixelShuffleRows(scale), nn.PReLU()]
         self.upsample = nn.Sequential(*layers)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 9, 1, 4)
         scaled_kaiming_init_(self.body, 0.1)
-        self.image_skip = ImageSkip(scale) if image_skip else None
+        self.image_skip = ImageSkip(scale, rows_only=upscale_axes == "h") if image_skip else None
         if image_skip:
             zero_init_(self.conv_last)
 
@@ -58,7 +67,7 @@ class SRResNet(nn.Module):
             lr: (B, C, h, w) float in [0, 1].
 
         Returns:
-            (B, C, h*scale, w*scale) float, same dtype; not clipped (training losses see raw values).
+            (B, C, h*scale, w*scale) (``upscale_axes="h"``: (B, C, h*scale, w)) float, same dtype; not clipped (training losses see raw values).
         """
         feat = self.act_first(self.conv_first(lr))
         feat = feat + self.bn_body(self.conv_body(self.body(feat)))

@@ -146,10 +146,11 @@ def metadata_section(meta: dict[str, str], config_text: str | None) -> str:
     return f'<section id="metadata"><h2>run metadata</h2><table class="metadata">{rows}</table>{config}</section>'
 
 
-def page(groups: list[Group], sections: list[str], title: str = "mri-sr report") -> str:
-    """The full HTML document around the section bodies."""
+def page(groups: list[Group], sections: list[str], title: str = "mri-sr report",
+         note: str | None = _CONSISTENCY_NOTE) -> str:
+    """The full HTML document around the section bodies (``note``: the page's lead note, None for none)."""
     nav = " · ".join(f'<a href="#{escape(f"{g.dataset}-x{g.scale}")}">{escape(g.title)}</a>' for g in groups)
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>\n"
-            f"<h1>{escape(title)}</h1><p>{nav}</p><p class='note'>{escape(_CONSISTENCY_NOTE)}</p>\n"
+            f"<h1>{escape(title)}</h1><p>{nav}</p>" + (f"<p class='note'>{escape(note)}</p>" if note else "") + "\n"
             + "\n".join(s for s in sections if s) + "\n</body></html>\n")
