@@ -154,8 +154,9 @@ def train_micro_generator(prepared: Path, checkpoint: Path, steps: int = 300) ->
     net_spec = {k: v for k, v in MICRO_SPEC.items() if k not in ("scale", "in_channels")}
     config = validate_model_config({
         "model": "srresnet", "method": "psnr", "networks": {"net_g": net_spec},
+        # The prepared pairs as they are: the model is to learn this one blur, not the randomised ones.
         "train": {"iterations": steps, "batch_size": 8, "lr_patch_size": 24, "learning_rate": 1e-3,
-                  "num_workers": 0},
+                  "num_workers": 0, "augmentation": None, "random_degradation": None},
         "losses": {"weights": {"pixel": 1.0}}, "validation": {"every": steps}, "checkpoint_every": steps,
         "log_every": 50,
     }, name="micro srresnet")

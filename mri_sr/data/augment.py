@@ -7,8 +7,15 @@ from typing import Any
 import numpy as np
 import torch
 from monai.transforms import (
-    Compose, RandAdjustContrast, RandBiasField, RandFlip, RandGibbsNoise, RandHistogramShift, RandomizableTransform,
-    RandRotate90, RandScaleIntensity,
+    Compose,
+    RandAdjustContrast,
+    RandBiasField,
+    RandFlip,
+    RandGibbsNoise,
+    RandHistogramShift,
+    RandomizableTransform,
+    RandRotate90,
+    RandScaleIntensity,
 )
 
 from mri_sr.data.prepare import FOREGROUND_LEVEL

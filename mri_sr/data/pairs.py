@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from monai.transforms import Compose
+import torch
+from monai.transforms import Compose, Resize
 
 from mri_sr.data.augment import augment
 from mri_sr.data.degrade import Degradation
@@ -20,7 +21,7 @@ from mri_sr.data.degrade import Degradation
 #: Defaults of the model schema's ``train.degradation``.
 DEFAULTS: dict[str, Any] = {
     "kspace_factor": [1.0, 1.25], "blur_sigma": [0.0, 0.6], "noise_sigma": [0.0, 0.03],
-    "other_kind": 0.1, "context": 6,
+    "other_kind": 0.1, "context": 6, "zoom": [1.0, 1.0],
 }
 
 
@@ -37,7 +38,7 @@ class Draw:
 
 
 def draw_degradation(base: Degradation, options: dict[str, Any] | None, rng: np.random.Generator) -> Draw:
-    """Draw one sample's degradation around the prepared one.
+    """Draw one sample's degradation around the prepared one (the zoom is drawn in :func:`make_pair`).
 
     Args:
         base: the prepared data's degradation (kind and scale; its blur and noise when
@@ -68,6 +69,8 @@ def make_pair(hr_slice: np.ndarray, lr_patch: int, context: int, pipeline: Compo
         hr_slice: (1, H, W) float32 in [0, 1], H and W multiples of the scale.
         lr_patch: LR patch side; the HR patch side is ``lr_patch * scale``.
         context: LR pixels of margin around the patch (fewer where the slice is too small).
+            With ``options["zoom"]`` [low, high], a region ``zoom`` times larger is area-averaged
+            onto the patch grid first (voxels ``zoom`` times larger: anatomy at a coarser scale).
         pipeline: seeded augmentation (:func:`mri_sr.data.augment.augmentation`).
         base, options: see :func:`draw_degradation`.
         rng: the batch's generator (crop position, degradation, noise seed).
@@ -76,12 +79,18 @@ def make_pair(hr_slice: np.ndarray, lr_patch: int, context: int, pipeline: Compo
         ``lr`` (1, p, p) and ``hr`` (1, p*s, p*s) float32 in [0, 1], and the draw that made LR
         from the augmented HR (with its margin).
     """
-    s = base.scale
-    c = max(0, min(context, (min(hr_slice.shape[-2:]) // s - lr_patch) // 2))
+    s, size = base.scale, min(hr_slice.shape[-2:])
+    low, high = {**DEFAULTS, **options}["zoom"] if options is not None else (1.0, 1.0)
+    zoom = min(low + (high - low) * rng.random(), size / (lr_patch * s))
+    c = max(0, min(context, (int(size / zoom) // s - lr_patch) // 2))
     side = (lr_patch + 2 * c) * s
-    top = int(rng.integers(0, hr_slice.shape[-2] - side + 1))
-    left = int(rng.integers(0, hr_slice.shape[-1] - side + 1))
-    hr = augment(pipeline, hr_slice[..., top:top + side, left:left + side])[0]
+    region = min(size, round(side * zoom))
+    top = int(rng.integers(0, hr_slice.shape[-2] - region + 1))
+    left = int(rng.integers(0, hr_slice.shape[-1] - region + 1))
+    crop = hr_slice[..., top:top + region, left:left + region]
+    if region != side:  # coarser voxels: the crop's area averaged onto the patch grid
+        crop = np.asarray(Resize((side, side), mode="area")(torch.as_tensor(np.ascontiguousarray(crop))))
+    hr = augment(pipeline, crop)[0]
     draw = draw_degradation(base, options, rng)
     lr = draw(hr)
     hr_out = hr[c * s:(c + lr_patch) * s, c * s:(c + lr_patch) * s].astype(np.float32)

@@ -19,7 +19,11 @@ DEFAULT_VARIANTS = 4
 
 def tissue_maps() -> tuple[np.ndarray, np.ndarray]:
     """(4, X, Y, Z) float32 probabilities (GM, WM, CSF, scalp) and the template's 4x4 affine."""
-    from nilearn.datasets import load_mni152_brain_mask, load_mni152_gm_template, load_mni152_wm_template
+    from nilearn.datasets import (
+        load_mni152_brain_mask,
+        load_mni152_gm_template,
+        load_mni152_wm_template,
+    )
 
     gm_img = load_mni152_gm_template(resolution=1)
     gm = np.asarray(gm_img.get_fdata(), np.float32)

@@ -44,9 +44,9 @@ def test_cross_scan_table_shows_every_mri_set_and_the_gain_over_bicubic(tmp_path
             metrics.append((evaluate(method, str(folder), 2, str(out)), out))
     build_report([str(p) for _, p in metrics], [], str(tmp_path / "report.html"))
     html = (tmp_path / "report.html").read_text()
-    table = re.search(r'<table class="cross-scan" data-scale="2">(.*?)</table>', html, re.S).group(1)
+    table = re.search(r'<table class="cross-scan" data-scale="2">(.*?)</table>', html, re.DOTALL).group(1)
     assert "mri:x2" in table and "mri:other" in table
-    row = re.search(r'<tr data-method="srresnet">(.*?)</tr>', table, re.S).group(1)
+    row = re.search(r'<tr data-method="srresnet">(.*?)</tr>', table, re.DOTALL).group(1)
     gains = [float(g) for g in re.findall(r'data-gain="([^"]+)"', row)]
     results = {(r["dataset"], r["method"]): r for r, _ in metrics}
     expected = [results[(d, "srresnet")]["psnr"] - results[(d, "bicubic")]["psnr"] for d in ("mri:x2", "mri:other")]
