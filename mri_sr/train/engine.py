@@ -19,7 +19,6 @@ from tqdm import tqdm
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream, load_split
-from mri_sr.data.online import degrade_batch
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
@@ -136,14 +135,10 @@ def _batches(run: _Run, data_dir: Path) -> tuple[DataLoader, int]:
     return DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"), start
 
 
-def _to_device(run: _Run, batch: dict[str, torch.Tensor], iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lr, hr) on the device; LR remade from HR when online degradation is configured."""
-    tc, t = run.config["train"], run.trainer
+def _to_device(run: _Run, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lr, hr) on the device, channels-last when the networks are."""
+    t = run.trainer
     lr, hr = (batch[k].to(t.precision.device, non_blocking=True) for k in ("lr", "hr"))
-    if tc["online_degradation"]:
-        online, scale = tc["online_degradation"], int(run.prepared["scale"])
-        generator = torch.Generator().manual_seed(tc["seed"] * 1_000_003 + iteration * 97 + run.ddp.rank)
-        lr = degrade_batch(hr, scale, tuple(online["blur_sigma"]), tuple(online["noise_sigma"]), generator)
     if t.channels_last:
         lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
     return lr, hr
@@ -189,7 +184,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
     bar = tqdm(total=iterations, initial=start - 1, disable=not ddp.is_main, desc=config["model"],
                mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True)
     for iteration, batch in zip(range(start, iterations + 1), loader):
-        parts = step(trainer, *_to_device(run, batch, iteration))
+        parts = step(trainer, *_to_device(run, batch))
         trainer.end_iteration()
         run.iteration, run.wall_seconds = iteration, time.perf_counter() - started
         bar.update(1)

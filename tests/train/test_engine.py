@@ -73,14 +73,6 @@ def test_init_from_pretraining_copies_the_generator(prepared, micro_config, tmp_
     assert trained and all(torch.allclose(start[k], p, atol=1e-6) for k, p in trained.items())
 
 
-def test_online_degradation_trains(prepared, micro_config, tmp_path):
-    config = validate_model_config(micro_config(
-        "psnr", iterations=2, train={"online_degradation": {"blur_sigma": [0.0, 1.0], "noise_sigma": [0.0, 0.02]}}),
-        name="online")
-    train(config, prepared, tmp_path / "run", device="cpu")
-    assert (tmp_path / "run" / "final.pt").is_file()
-
-
 def test_interpolation_of_engine_checkpoints_loads_as_a_generator(prepared, micro_config, tmp_path, cli):
     psnr = validate_model_config(micro_config("psnr", iterations=2), name="psnr")
     gan = validate_model_config(micro_config("psnr", iterations=4), name="gan")
