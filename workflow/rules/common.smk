@@ -1,5 +1,5 @@
 from mri_sr.config import validate_config, write_section
-from mri_sr.train.plan import resolve_models
+from mri_sr.train.plan import check_vgg19_weights, needs_mri_features, resolve_models
 
 
 validate_config(config, name="workflow config")
@@ -13,6 +13,8 @@ MODEL_CONFIGS = {
     for name, model in MODELS.items()
 }
 INTERPOLATED = [m for m in config["training"]["interpolate"] if m in config["models"]]
+# Fail early: a missing or damaged VGG19 file stops the workflow here, before any job.
+check_vgg19_weights(MODELS)
 
 
 wildcard_constraints:
@@ -91,3 +93,14 @@ def all_metrics(wildcards=None):
 
 def run_folders(wildcards=None):
     return expand("results/runs/x{scale}/{run}", scale=config["scales"], run=RUNS)
+
+
+def feature_checkpoint(wildcards):
+    """The MRI feature network, for models whose perceptual term uses it."""
+    if needs_mri_features(MODELS[wildcards.model]):
+        return [f"results/features/x{wildcards.scale}/features.pt"]
+    return []
+
+
+def features_option(wildcards, input):
+    return f"--features {input.features}" if input.features else ""
