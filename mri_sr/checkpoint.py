@@ -65,7 +65,7 @@ def load_weights(path: str | Path, what: str = "PyTorch weights file", map_locat
         raise MriSrError(f"{path}: not a readable {what} (not a PyTorch file, or damaged)") from None
     except PermissionError:
         raise MriSrError(f"{path}: cannot read {what} (permission denied)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
         raise MriSrError(f"{path}: not a readable {what} ({_first_line(exc)})") from None
 
 

@@ -8,13 +8,13 @@ validate_config(config, name="workflow config")
 # make unrelated outputs out of date.
 DATA_CONFIG = write_section(config, ["seed", "data"], "results/config/data.yaml")
 MODELS = resolve_models(config)
+# Fail early: a missing or damaged VGG19 file stops the workflow here, before any job.
+check_vgg19_weights(MODELS)
 MODEL_CONFIGS = {
     name: write_section(model, None, f"results/config/models/{name}.yaml")
     for name, model in MODELS.items()
 }
 INTERPOLATED = [m for m in config["training"]["interpolate"] if m in config["models"]]
-# Fail early: a missing or damaged VGG19 file stops the workflow here, before any job.
-check_vgg19_weights(MODELS)
 
 
 wildcard_constraints:
