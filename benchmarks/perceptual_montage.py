@@ -14,16 +14,16 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from mri_sr.checkpoint import load_generator  # noqa: E402
-from mri_sr.data.dataset import load_split  # noqa: E402
-from mri_sr.data.resize import imresize_torch  # noqa: E402
-from mri_sr.device import Precision  # noqa: E402
-from mri_sr.inference import Inference  # noqa: E402
-from mri_sr.metrics import psnr, ssim  # noqa: E402
+from mri_sr.checkpoint import load_generator
+from mri_sr.data.dataset import load_split
+from mri_sr.data.resize import imresize_torch
+from mri_sr.device import Precision
+from mri_sr.inference import Inference
+from mri_sr.metrics import psnr, ssim
 
 
 def main() -> None:

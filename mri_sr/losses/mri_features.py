@@ -187,6 +187,13 @@ def encoder_features(encoder: nn.Sequential, x: Tensor) -> dict[str, Tensor]:
     return out
 
 
-__all__ = ["FORMAT", "MRIFeatureNet", "MRIFeatures", "MRI_LAYER_NAMES", "encoder_features",
-           "file_sha256", "read_feature_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "MRI_LAYER_NAMES",
+    "MRIFeatureNet",
+    "MRIFeatures",
+    "encoder_features",
+    "file_sha256",
+    "read_feature_checkpoint",
+]
 

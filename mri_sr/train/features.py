@@ -28,7 +28,12 @@ from mri_sr.data.dataset import load_split
 from mri_sr.data.resize import imresize_torch
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.losses.mri_features import FORMAT, MRI_LAYER_NAMES, MRIFeatureNet, encoder_features
+from mri_sr.losses.mri_features import (
+    FORMAT,
+    MRI_LAYER_NAMES,
+    MRIFeatureNet,
+    encoder_features,
+)
 
 log = logging.getLogger(__name__)
 
