@@ -24,4 +24,4 @@ test: install
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results logs .snakemake benchmarks/prepare benchmarks/train benchmarks/interpolate benchmarks/evaluate benchmarks/report
+	rm -rf results logs .snakemake benchmarks/prepare benchmarks/features benchmarks/train benchmarks/interpolate benchmarks/evaluate benchmarks/report

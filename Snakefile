@@ -1,11 +1,17 @@
 # mri-sr workflow: prepare MRI slices, train SRResCycGAN / SRGAN / ESRGAN, evaluate, report.
 # Rules live in workflow/rules/; the logic lives in the mri_sr package they call.
 
-configfile: "configs/default.yaml"
+# The default config, unless one is given with --configfile: Snakemake would otherwise merge the
+# given file into this one, and the laptop budgets (training.overrides) would leak into, say,
+# configs/gpu.yaml.
+if not workflow.overwrite_configfiles:
+
+    configfile: "configs/default.yaml"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
+include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/throughplane.smk"

@@ -59,9 +59,17 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from mri_sr.train import load_model_config, train
+    from mri_sr.train.model_config import set_feature_checkpoint
 
-    train(load_model_config(args.config), args.data, args.out, init=args.init, device=args.device,
-          precision=args.precision)
+    config = set_feature_checkpoint(load_model_config(args.config), args.features)
+    train(config, args.data, args.out, init=args.init, device=args.device, precision=args.precision)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from mri_sr.train.features import FeatureSettings, train_features
+
+    settings = FeatureSettings(iterations=args.iterations, batch_size=args.batch_size, seed=args.seed)
+    train_features(args.data, args.out, settings, device=args.device, precision=args.precision)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -122,9 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="prepared folder (mri-sr prepare --out)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, final.pt")
     p.add_argument("--init", help="checkpoint whose generator initialises net_g (pre-training stage)")
+    p.add_argument("--features", help="MRI feature network (mri-sr features) for a perceptual term with network mri")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, help="autocast precision (default: the config's device.precision)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("features", help="train the MRI feature network of the perceptual loss (self-supervised)")
+    p.add_argument("--data", required=True, help="prepared folder (its training HR slices are used)")
+    p.add_argument("--out", required=True, help="feature network checkpoint, e.g. features.pt")
+    p.add_argument("--iterations", type=int, default=300, help="Adam updates (default 300)")
+    p.add_argument("--batch-size", type=int, default=16, help="patches per update (default 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("interpolate", help="ESRGAN network interpolation (1-alpha)*PSNR + alpha*GAN")
     p.add_argument("--alpha", type=float, required=True, help="0 = PSNR model, 1 = GAN model")
@@ -192,7 +211,7 @@ def cap_threads() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("train", "evaluate", "upscale"):
+    if args.command in ("train", "features", "evaluate", "upscale"):
         cap_threads()
     configure_logging(args.verbose)
     try:

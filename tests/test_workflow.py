@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -33,7 +37,8 @@ def test_dry_run_of_train_all(workdir):
 
 
 def test_cross_scan_sets_are_prepared_and_evaluated_with_every_method(workdir):
-    result = snakemake(workdir, "-n", "--cores", "8", "train_all", "--configfile", "configs/shared.yaml")
+    result = snakemake(workdir, "-n", "--cores", "8", "train_all",
+                       "--configfile", "configs/default.yaml", "configs/shared.yaml")
     assert result.returncode == 0, result.stderr
     for scan in ("chris_t1", "philips_mprage", "siemens_xa30_t1", "synth-unseen"):
         assert f"results/scans/x4/{scan}" in result.stdout
@@ -51,3 +56,39 @@ def test_unknown_config_key_stops_the_workflow(workdir):
     result = snakemake(workdir, "-n", "--cores", "1", "train_all", "--config", "scael=[2]")
     assert result.returncode != 0
     assert "unknown config key 'scael'" in result.stderr + result.stdout
+
+
+def test_default_config_trains_the_feature_network_before_the_gans(workdir):
+    result = snakemake(workdir, "-n", "--cores", "2", "train_all")
+    assert result.returncode == 0, result.stderr
+    assert "rule features:" in result.stdout
+    assert "--features results/features/x4/features.pt" in result.stdout or "features.pt" in result.stdout
+
+
+@pytest.mark.parametrize("vgg19", ["missing", "corrupt"])
+def test_gpu_config_without_a_readable_vgg19_stops_before_any_job(workdir, tmp_path, vgg19):
+    """configs/gpu.yaml on the CPU, with no (or a damaged) VGG19 file: the workflow stops at once,
+    naming the file and where to put it, and writes no checkpoint."""
+    config = yaml.safe_load((workdir / "configs" / "gpu.yaml").read_text())
+    config["training"]["device"] = config["evaluation"]["device"] = "cpu"
+    (workdir / "cpu.yaml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "MRI_SR_VGG19_WEIGHTS"}
+    env["TORCH_HOME"] = str(tmp_path / "torch_home")
+    expected = tmp_path / "torch_home" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    if vgg19 == "corrupt":
+        expected.parent.mkdir(parents=True)
+        torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, expected)
+        expected.write_bytes(expected.read_bytes()[: expected.stat().st_size // 2])  # half a download
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run([str(SNAKEMAKE), "--cores", "2", "train_all", "--configfile", "cpu.yaml"], cwd=workdir,
+                            check=False, capture_output=True, text=True, timeout=300, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds, not wall time: about 5 s here, 25-70 s of wall time on a shared 2-core machine.
+    seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert str(expected) in output
+    assert ("not found" in output and "download.pytorch.org" in output) if vgg19 == "missing" else \
+        "not a readable VGG19 weights file" in output
+    assert seconds < 60, seconds
+    assert not list(workdir.rglob("*.pt")) and not (workdir / "results" / "runs").exists()

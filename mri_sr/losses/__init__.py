@@ -56,14 +56,15 @@ def build_loss_terms(
 ) -> nn.ModuleDict:
     """Build the loss modules whose weight is non-zero.
 
-    A term with weight 0 is not built: in particular no VGG19 is built (and no weights file is
-    needed) when the perceptual weight is 0, which is logged as a warning. A perceptual weight > 0
-    without a weights file raises :class:`MriSrError` from :class:`PerceptualLoss`.
+    A term with weight 0 is not built: in particular no feature network is built (and no VGG19
+    file or MRI feature checkpoint is needed) when the perceptual weight is 0, which is logged as
+    a warning. A perceptual weight > 0 without its file raises :class:`MriSrError` from
+    :class:`PerceptualLoss`.
 
     Args:
         weights: ``{term name: weight >= 0}``, names from :data:`LOSSES`.
         **options: per-term constructor keywords, e.g.
-            ``perceptual={"layer_weights": {"relu5_4": 1.0}}, gan={"gan_type": "ragan"}``.
+            ``perceptual={"network": "mri", "mri": {"checkpoint": "features.pt"}}, gan={"gan_type": "ragan"}``.
 
     Returns:
         ``nn.ModuleDict`` name -> module (call ``.to(device)`` once on it).
@@ -84,7 +85,7 @@ def build_loss_terms(
             raise MriSrError(f"loss weights: {name} = {weight} is negative")
         if weight == 0:
             if name == "perceptual":
-                logger.warning("perceptual loss weight is 0: perceptual loss is off (no VGG19)")
+                logger.warning("perceptual loss weight is 0: perceptual loss is off (no feature network)")
             continue
         terms[name] = LOSSES[name](**dict(options.get(name, {})))
     return terms

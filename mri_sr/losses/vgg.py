@@ -25,7 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from mri_sr.checkpoint import load_weights
@@ -191,3 +193,71 @@ def load_vgg19_weights(module: VGG19Features, path: str | os.PathLike[str]) -> N
             )
         selected[key] = state[key]
     module.load_state_dict(selected, strict=True)
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGG19Perceptual(nn.Module):
+    """Frozen ImageNet VGG19 as the perceptual loss uses it: [0, 1] images in, scaled features out.
+
+    Args:
+        layers: names from :data:`VGG19_LAYER_NAMES`.
+        feature_scale: factor on every feature map; SRGAN's VGG54 uses 1/12.75 (about 0.006 on
+            the MSE), ESRGAN 1.
+        use_input_norm: subtract the ImageNet mean and divide by the ImageNet std (per RGB
+            channel) after replicating a 1-channel input to 3 channels.
+        weights_path: VGG19 file, see :func:`find_vgg19_weights`.
+        pretrained: load the ImageNet weights; False gives a random initialisation (tests only).
+
+    Raises:
+        MriSrError: unknown layer, or ``pretrained`` and no readable weights file.
+    """
+
+    def __init__(self, layers: Iterable[str], feature_scale: float = 1.0, use_input_norm: bool = True,
+                 weights_path: str | os.PathLike[str] | None = None, pretrained: bool = True) -> None:
+        super().__init__()
+        self.path = find_vgg19_weights(weights_path) if pretrained else None
+        self.vgg = VGG19Features(layers=layers)
+        if self.path is not None:
+            load_vgg19_weights(self.vgg, self.path)
+        self.feature_scale, self.use_input_norm = float(feature_scale), use_input_norm
+        self.requires_grad_(False)
+        self.eval()
+        # Not persistent: the state dict holds only torchvision's VGG19 keys.
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def prepare(self, x: Tensor) -> Tensor:
+        """(B, 1 or 3, H, W) in [0, 1] -> (B, 3, H, W) as the VGG19 weights expect."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x - self.mean) / self.std if self.use_input_norm else x
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """``{layer: feature_scale * phi_layer(x)}`` for (B, 1 or 3, H, W) inputs in [0, 1]."""
+        feats = self.vgg(self.prepare(x))
+        if self.feature_scale == 1.0:
+            return feats
+        return {name: value * self.feature_scale for name, value in feats.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """What ``summary.json`` records: ``{"network": "vgg19", "file": ..., "feature_scale": ...}``."""
+        return {"network": "vgg19", "file": str(self.path) if self.path else None,
+                "layers": list(self.vgg.layers), "feature_scale": self.feature_scale}
+
+
+def check_vgg19_file(weights_path: str | os.PathLike[str] | None = None,
+                     layers: Iterable[str] = ("conv5_4",)) -> Path:
+    """Check that the VGG19 weights are present and readable, before any training starts.
+
+    Returns:
+        The file.
+
+    Raises:
+        MriSrError: missing (naming where to put it), unreadable or damaged, or lacking the layers.
+    """
+    path = find_vgg19_weights(weights_path)
+    load_vgg19_weights(VGG19Features(layers=layers), path)
+    return path

@@ -117,7 +117,8 @@ def runs_section(runs: list[Run], curves: dict[str, str | None]) -> str:
     """Training runs: a table of their summaries and the loss / validation curves."""
     if not runs:
         return ""
-    keys = ("model", "scale", "iterations", "wall_seconds", "device", "best_val_psnr", "bicubic_val_psnr", "version")
+    keys = ("model", "scale", "iterations", "wall_seconds", "device", "best_val_psnr", "bicubic_val_psnr",
+            "perceptual_network", "version")
     head = "".join(f"<th>{k}</th>" for k in keys)
     lines = ['<section id="training"><h2>training runs</h2>', f'<table class="runs"><thead><tr><th>run</th>{head}'
              "</tr></thead><tbody>"]
@@ -134,9 +135,19 @@ def runs_section(runs: list[Run], curves: dict[str, str | None]) -> str:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, dict) and "network" in value:  # summary.json's perceptual_network
+        return feature_label(value)
     if value is None:
         return "–"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def feature_label(network: dict[str, Any]) -> str:
+    """``mri conv3_2 (sha256 1a2b3c4d5e6f)`` or ``vgg19 relu5_4 (vgg19-dcbb9e9d.pth)``."""
+    layers = " ".join(network.get("layers") or [])
+    if network["network"] == "mri":
+        return f"mri {layers} (sha256 {str(network.get('checkpoint_sha256'))[:12]})"
+    return f"{network['network']} {layers} ({str(network.get('file') or '').rsplit('/', 1)[-1]})"
 
 
 def metadata_section(meta: dict[str, str], config_text: str | None) -> str:

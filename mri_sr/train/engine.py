@@ -117,7 +117,9 @@ def _finish(run: _Run, bicubic: tuple[float, float]) -> Path:
                "wall_seconds": round(run.wall_seconds, 2), "device": device_name(run.trainer.precision.device),
                "precision": run.trainer.precision.mode, "world_size": run.ddp.world_size,
                "best_val_psnr": run.best_val_psnr, "bicubic_val_psnr": bicubic[0], "bicubic_val_ssim": bicubic[1],
-               "final": choice, "final_iteration": payload["iteration"], "version": __version__}
+               "final": choice, "final_iteration": payload["iteration"], "version": __version__,
+               "perceptual_network": (run.trainer.losses["perceptual"].describe()
+                                      if "perceptual" in run.trainer.losses else None)}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_loss_curves(out_dir, bicubic[0])
     log.info("%s: final.pt = %s generator (iteration %d); best validation PSNR %.3f dB (bicubic %.3f dB)",

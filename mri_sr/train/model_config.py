@@ -39,3 +39,22 @@ def load_model_config(path: str | Path, overrides: dict[str, Any] | None = None)
     if overrides:
         config = deep_merge(config, overrides)
     return validate_model_config(config, name=str(path))
+
+
+def perceptual_network(config: dict[str, Any]) -> str | None:
+    """``"vgg19"`` or ``"mri"``: the feature network a model's perceptual term uses; None without one."""
+    if not config["losses"]["weights"].get("perceptual", 0) > 0:
+        return None
+    return config["losses"].get("options", {}).get("perceptual", {}).get("network", "vgg19")
+
+
+def set_feature_checkpoint(config: dict[str, Any], features: str | Path | None) -> dict[str, Any]:
+    """Point the perceptual loss of a model that uses MRI features at ``features``.
+
+    ``mri-sr train --features FILE``: a model whose perceptual term is off or uses VGG19 is
+    returned unchanged (the workflow passes the file only to models that need it).
+    """
+    if features is not None and perceptual_network(config) == "mri":
+        perceptual = config["losses"]["options"]["perceptual"]
+        perceptual["mri"] = {**perceptual.get("mri", {}), "checkpoint": str(features)}
+    return config

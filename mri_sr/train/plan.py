@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mri_sr.errors import MriSrError
-from mri_sr.train.model_config import deep_merge, load_model_config
+from mri_sr.train.model_config import deep_merge, load_model_config, perceptual_network
 
 
 def resolve_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -70,3 +70,38 @@ def ablation_models(models: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
         name = f"{ABLATED_MODEL}_{suffix}"
         variants[name] = deep_merge(base, {"model": name, "losses": {"weights": {t: 0.0 for t in terms}}})
     return variants
+
+
+def needs_mri_features(model: dict[str, Any]) -> bool:
+    """Whether a resolved model config's perceptual term uses the MRI feature network."""
+    return perceptual_network(model) == "mri"
+
+
+def check_vgg19_weights(models: dict[str, dict[str, Any]]) -> list[str]:
+    """Fail early: check the VGG19 file of every model whose perceptual term uses VGG19.
+
+    Called when the workflow starts, so a missing or damaged file stops it before the first job
+    instead of after hours of pre-training. Each distinct file is read once (a few seconds).
+
+    Returns:
+        The names of the models that use VGG19 (empty: nothing was checked).
+
+    Raises:
+        MriSrError: a file is missing (naming where to put it), unreadable or lacks the layers.
+    """
+    from mri_sr.losses.vgg import check_vgg19_file
+
+    users = [name for name, model in models.items() if perceptual_network(model) == "vgg19"]
+    checked: set[tuple[str | None, tuple[str, ...]]] = set()
+    for name in users:
+        block = models[name]["losses"]["options"]["perceptual"].get("vgg19", {})
+        key = (block.get("weights_path"), tuple(block.get("layer_weights") or ("conv5_4",)))
+        if key in checked:
+            continue
+        try:
+            check_vgg19_file(*key)
+        except MriSrError as exc:
+            raise MriSrError(f"{exc} (model {name} uses VGG19 features; or set its "
+                             "losses.options.perceptual.network to mri)") from None
+        checked.add(key)
+    return users

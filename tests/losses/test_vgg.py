@@ -101,7 +101,7 @@ def no_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_missing_weights_names_the_searched_path(no_weights_env: Path) -> None:
     with pytest.raises(MriSrError) as info:
-        PerceptualLoss(layer_weights={"relu1_2": 1.0})
+        PerceptualLoss(vgg19={"layer_weights": {"relu1_2": 1.0}})
     message = str(info.value)
     assert str(no_weights_env) in message
     assert "download.pytorch.org/models/vgg19-dcbb9e9d.pth" in message
@@ -113,31 +113,31 @@ def test_explicit_path_env_and_torch_home_are_used(
 ) -> None:
     no_weights_env.parent.mkdir(parents=True)
     in_home = _write_weights(no_weights_env, upto_index=7)
-    loss = PerceptualLoss(layer_weights={"relu2_2": 1.0})
-    assert torch.equal(loss.vgg.features[7].weight, in_home["features.7.weight"])
+    loss = PerceptualLoss(vgg19={"layer_weights": {"relu2_2": 1.0}})
+    assert torch.equal(loss.features.vgg.features[7].weight, in_home["features.7.weight"])
 
     in_env = _write_weights(tmp_path / "env.pth", upto_index=2)
     monkeypatch.setenv("MRI_SR_VGG19_WEIGHTS", str(tmp_path / "env.pth"))
-    loss = PerceptualLoss(layer_weights={"conv1_2": 1.0})
-    assert torch.equal(loss.vgg.features[2].weight, in_env["features.2.weight"])
+    loss = PerceptualLoss(vgg19={"layer_weights": {"conv1_2": 1.0}})
+    assert torch.equal(loss.features.vgg.features[2].weight, in_env["features.2.weight"])
 
     explicit = _write_weights(tmp_path / "explicit.pth", upto_index=0)
-    loss = PerceptualLoss(layer_weights={"relu1_1": 1.0}, weights_path=tmp_path / "explicit.pth")
-    assert torch.equal(loss.vgg.features[0].weight, explicit["features.0.weight"])
+    loss = PerceptualLoss(vgg19={"layer_weights": {"relu1_1": 1.0}, "weights_path": tmp_path / "explicit.pth"})
+    assert torch.equal(loss.features.vgg.features[0].weight, explicit["features.0.weight"])
     assert not any(p.requires_grad for p in loss.parameters())
 
     # a set but wrong path is an error naming it, not a silent fall-back to TORCH_HOME
     with pytest.raises(MriSrError, match="typo.pth"):
-        PerceptualLoss(layer_weights={"relu1_1": 1.0}, weights_path=tmp_path / "typo.pth")
+        PerceptualLoss(vgg19={"layer_weights": {"relu1_1": 1.0}, "weights_path": tmp_path / "typo.pth"})
 
 
 def test_incomplete_or_unreadable_weights(tmp_path: Path) -> None:
     _write_weights(tmp_path / "short.pth", upto_index=2)
     with pytest.raises(MriSrError, match="features.5.weight"):
-        PerceptualLoss(layer_weights={"relu2_2": 1.0}, weights_path=tmp_path / "short.pth")
+        PerceptualLoss(vgg19={"layer_weights": {"relu2_2": 1.0}, "weights_path": tmp_path / "short.pth"})
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(MriSrError, match="junk.pth: not a readable VGG19 weights file"):
-        PerceptualLoss(layer_weights={"relu1_1": 1.0}, weights_path=tmp_path / "junk.pth")
+        PerceptualLoss(vgg19={"layer_weights": {"relu1_1": 1.0}, "weights_path": tmp_path / "junk.pth"})
 
 
 def test_no_torchvision_import() -> None:

@@ -62,10 +62,10 @@ def test_positive_perceptual_weight_without_file_errors(no_vgg_weights: None) ->
 def test_options_reach_the_constructor() -> None:
     terms = build_loss_terms(
         {"perceptual": 1.0, "tv": 1.0},
-        perceptual={"layer_weights": {"relu1_2": 1.0}, "pretrained": False},
+        perceptual={"vgg19": {"layer_weights": {"relu1_2": 1.0}}, "pretrained": False},
     )
     assert isinstance(terms["perceptual"], PerceptualLoss)
-    assert len(terms["perceptual"].vgg.features) == 4
+    assert len(terms["perceptual"].features.vgg.features) == 4
     assert isinstance(terms["tv"], LOSSES["tv"])
 
 

@@ -1,5 +1,5 @@
 from mri_sr.config import scan_section, validate_config, write_section
-from mri_sr.train.plan import ablation_models, resolve_models
+from mri_sr.train.plan import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
 
 
 validate_config(config, name="workflow config")
@@ -10,6 +10,8 @@ DATA_CONFIG = write_section(config, ["seed", "data"], "results/config/data.yaml"
 MODELS = resolve_models(config)
 # SRResCycGAN without TV / identity / both: trained only for the `ablation` target.
 ABLATION = ablation_models(MODELS)
+# Fail early: a missing or damaged VGG19 file stops the workflow here, before any job.
+check_vgg19_weights(MODELS)
 MODEL_CONFIGS = {
     name: write_section(model, None, f"results/config/models/{name}.yaml")
     for name, model in {**MODELS, **ABLATION}.items()
@@ -121,3 +123,14 @@ def ablation_runs(wildcards=None):
 def ablation_models_trained(wildcards=None):
     return trained_models() + expand("results/runs/x{scale}/{run}/final.pt", scale=config["scales"],
                                      run=list(ABLATION))
+
+
+def feature_checkpoint(wildcards):
+    """The MRI feature network, for models whose perceptual term uses it."""
+    if needs_mri_features({**MODELS, **ABLATION}[wildcards.model]):
+        return [f"results/features/x{wildcards.scale}/features.pt"]
+    return []
+
+
+def features_option(wildcards, input):
+    return f"--features {input.features}" if input.features else ""

@@ -3,11 +3,13 @@ rule train:
         data="results/data/x{scale}",
         config=model_config,
         init=init_checkpoint,
+        features=feature_checkpoint,
     output:
         "results/runs/x{scale}/{model}/final.pt",
     params:
         out=subpath(output[0], parent=True),
         init=init_option,
+        features=features_option,
         device=config["training"]["device"],
         precision=config["training"]["precision"],
     log:
@@ -21,7 +23,7 @@ rule train:
         "../envs/mri-sr.yaml"
     shell:
         "mri-sr train --config {input.config} --data {input.data} --out {params.out} "
-        "--device {params.device} --precision {params.precision} {params.init} > {log} 2>&1"
+        "--device {params.device} --precision {params.precision} {params.init} {params.features} > {log} 2>&1"
 
 
 rule interpolate:
