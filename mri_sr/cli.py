@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="model YAML, e.g. configs/models/srresnet.yaml")
     p.add_argument("--data", required=True, help="prepared folder (mri-sr prepare --out)")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs, final.pt")
-    p.add_argument("--init", help="checkpoint whose generator initialises net_g (pre-training stage)")
+    p.add_argument("--init", help="checkpoint whose generators initialise net_g (and net_g_lr when both have one)")
     p.add_argument("--features", help="MRI feature network (mri-sr features) for a perceptual term with network mri")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, help="autocast precision (default: the config's device.precision)")

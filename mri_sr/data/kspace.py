@@ -37,6 +37,28 @@ def kspace_zero_fill(lr: torch.Tensor, scale: int) -> torch.Tensor:
     return torch.fft.ifft2(full * phase.to(full.dtype)).real.to(lr.dtype)
 
 
+def kspace_truncate_torch(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """Batched, differentiable :func:`mri_sr.data.degrade.kspace_truncate` (same phase, indices, scaling).
+
+    Args:
+        hr: (B, C, H, W) float, H and W multiples of ``scale``.
+        scale: integer factor.
+
+    Returns:
+        (B, C, H // scale, W // scale) magnitude images, in ``hr``'s dtype.
+    """
+    h, w = hr.shape[-2], hr.shape[-1]
+    shift = (scale - 1) / 2
+    ky = torch.fft.fftfreq(h, device=hr.device, dtype=torch.float64)[:, None]
+    kx = torch.fft.fftfreq(w, device=hr.device, dtype=torch.float64)[None, :]
+    phase = torch.exp(torch.complex(torch.zeros_like(ky + kx), 2 * math.pi * shift * (ky + kx)))
+    spectrum = torch.fft.fft2(hr.to(torch.float64)) * phase
+    rows = _centre_indices(h // scale, h, hr.device)
+    cols = _centre_indices(w // scale, w, hr.device)
+    low = spectrum[..., rows[:, None], cols[None, :]]
+    return (torch.fft.ifft2(low).abs() / scale**2).to(hr.dtype)
+
+
 def _centre_indices(n_low: int, n_high: int, device: torch.device) -> torch.Tensor:
     """HR spectrum indices of the ``n_low`` lowest frequencies (numpy's LR-sized FFT order)."""
     freqs = torch.fft.fftfreq(n_low, d=1.0 / n_low, device=device).round().long()

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from mri_sr.errors import MriSrError
 from mri_sr.losses.adversarial import GANLoss
-from mri_sr.losses.cycle import CycleLoss, IdentityLoss
+from mri_sr.losses.cycle import CycleLoss, IdentityLoss, LRConsistencyLoss
 from mri_sr.losses.perceptual import PerceptualLoss
 from mri_sr.losses.pixel import PixelLoss
 from mri_sr.losses.tv import TVGradientLoss
@@ -36,6 +36,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "tv": TVGradientLoss,
     "cycle": CycleLoss,
     "identity": IdentityLoss,
+    "lr_consistency": LRConsistencyLoss,
 }
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "CycleLoss",
     "GANLoss",
     "IdentityLoss",
+    "LRConsistencyLoss",
     "PerceptualLoss",
     "PixelLoss",
     "TVGradientLoss",

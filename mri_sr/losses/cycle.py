@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mri_sr.data.kspace import kspace_zero_fill
+from mri_sr.data.kspace import kspace_truncate_torch, kspace_zero_fill
 from mri_sr.data.resize import imresize_torch
 from mri_sr.errors import MriSrError
 
@@ -94,3 +94,28 @@ class IdentityLoss(nn.Module):
         identity_hr = _l1(sr, hr)
         identity_lr = _l1(net_g_lr(self.upsample(lr, (hr.shape[-2], hr.shape[-1]))), lr)
         return identity_hr, identity_lr
+
+
+class LRConsistencyLoss(nn.Module):
+    """Data consistency: the SR output, degraded by the known resampling, should give back the LR input.
+
+    ``loss = mean(|down(sr) - lr|)`` with ``down`` the training degradation's resampling without
+    noise (``"kspace"``: central k-space truncation; ``"bicubic"``: MATLAB bicubic): the quantity
+    ``mri-sr evaluate`` reports as LR consistency, as an L1 training term. The forward cycle
+    measures the same through the learned G_LR, which only approximates ``down``.
+
+    Args:
+        resample: ``"kspace"`` or ``"bicubic"``: the kind of the prepared data's degradation.
+    """
+
+    def __init__(self, resample: str = "kspace") -> None:
+        super().__init__()
+        if resample not in ("kspace", "bicubic"):
+            raise MriSrError(f"lr_consistency loss: resample {resample!r} is not 'kspace' or 'bicubic'")
+        self.resample = resample
+
+    def forward(self, sr: Tensor, lr: Tensor) -> Tensor:
+        """Args: sr (B, C, H, W), lr (B, C, H/s, W/s) float in [0, 1]. Returns: scalar tensor."""
+        if self.resample == "bicubic":
+            return _l1(bicubic_resize(sr, (lr.shape[-2], lr.shape[-1])), lr)
+        return _l1(kspace_truncate_torch(sr, sr.shape[-2] // lr.shape[-2]), lr)

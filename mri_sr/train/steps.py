@@ -76,7 +76,8 @@ def cycle_step(t: Trainer, lr: Tensor, hr: Tensor) -> dict[str, float]:
     2. adversarial in both domains: D_HR(SR vs HR) + D_LR(G_LR(hr) vs LR);
     3. cycle: |G_LR(G_HR(lr)) - lr| + |G_HR(G_LR(hr)) - hr|;
     4. identity: |G_HR(lr) - hr| + |G_LR(up(lr)) - lr| (see ``IdentityLoss``);
-    5. optional ``lr_pixel``: |G_LR(hr) - lr|, the warm-up's supervised degradation term;
+    5. optional ``lr_pixel``: |G_LR(hr) - lr|, the warm-up's supervised degradation term, and
+       ``lr_consistency``: |down(SR) - lr| with the known resampling (``LRConsistencyLoss``);
     then both discriminators on detached fakes. The two generators share one Adam optimiser
     (and the two discriminators another): Adam is per-parameter, so this equals one each.
     """
@@ -94,6 +95,8 @@ def cycle_step(t: Trainer, lr: Tensor, hr: Tensor) -> dict[str, float]:
             terms["identity"] = identity_hr + identity_lr
         if "lr_pixel" in t.losses:
             terms["lr_pixel"] = t.losses["lr_pixel"](lr_fake.float(), lr)
+        if "lr_consistency" in t.losses:
+            terms["lr_consistency"] = t.losses["lr_consistency"](sr.float(), lr)
         total, parts = weighted_sum(terms, t.weights)
     t.update(t.opt_g, total)
     if "gan" in t.losses:

@@ -116,3 +116,20 @@ def test_identity_gradients_reach_both_generators() -> None:
 def test_wrong_generator_output_shape_raises() -> None:
     with pytest.raises(ValueError, match="shapes differ"):
         IdentityLoss()(torch.rand(1, 1, 4, 4), avg_down2, torch.rand(1, 1, 4, 4), torch.rand(1, 1, 8, 8))
+
+
+def test_lr_consistency_is_zero_for_the_hr_of_a_noise_free_lr_and_matches_numpy() -> None:
+    from mri_sr.data.degrade import kspace_truncate
+    from mri_sr.data.kspace import kspace_truncate_torch
+    from mri_sr.losses import LRConsistencyLoss
+
+    hr = camera(32)
+    lr = kspace_truncate(hr, 4)
+    np.testing.assert_allclose(kspace_truncate_torch(torch.from_numpy(hr)[None, None], 4)[0, 0].numpy(), lr,
+                               atol=1e-12)
+    assert LRConsistencyLoss("kspace")(_t(hr), _t(lr)).item() < 1e-6
+    blurred = _t(camera(32)).flip(-1)
+    expected = np.abs(kspace_truncate(blurred[0, 0].double().numpy(), 4) - lr).mean()
+    assert LRConsistencyLoss("kspace")(blurred, _t(lr)).item() == pytest.approx(expected, abs=1e-6)
+    down = ref_bicubic(hr, (8, 8))
+    assert LRConsistencyLoss("bicubic")(_t(hr), _t(down)).item() < 1e-6
