@@ -28,9 +28,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.data.axis_interp import bspline_axis
-from mri_sr.upscale import upscaled_affine
+from mri_sr.geometry import upscaled_affine
+from mri_sr.io import Volume, load_volume, save_nifti
 
 
 def make_thick(fine: Volume, axis: int, scale: int) -> tuple[Volume, Volume]:
