@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from mri_sr.geometry import upscaled_affine
 from mri_sr.io import Volume
 from mri_sr.nets import build_network
 from mri_sr.throughplane.pairs import PairSampler
 from mri_sr.throughplane.profile import SliceProfile, degrade_axis
 from mri_sr.throughplane.run import upscale_through_plane
 from mri_sr.throughplane.selftrain import self_train
-from mri_sr.upscale import upscaled_affine
 
 MICRO = {"type": "srresnet", "in_channels": 1, "num_feat": 4, "num_block": 1, "image_skip": True, "upscale_axes": "h"}
 
