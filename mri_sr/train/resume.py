@@ -37,7 +37,7 @@ def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], specs: d
 
     Raises:
         MriSrError: one line naming the file, what changed (method, a network's type or option,
-            the data's scale) and how to start afresh.
+            the data's scale, a loss weight or option) and how to start afresh.
     """
     path = Path(path)
     old_config = checkpoint.get("config") or {}
@@ -50,6 +50,8 @@ def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], specs: d
         old_specs = {name: {} for name in checkpoint.get("nets", {})}
         old_specs["net_g"] = checkpoint.get("net_g_spec") or {}
     changes += _changes(old_specs, specs)
+    if "losses" in old_config:  # a resumed run with other loss terms would silently be another model
+        changes += [f"losses.{change}" for change in _changes(old_config["losses"], config["losses"])]
     if changes:
         listed = ", ".join(changes[:MAX_LISTED]) + (f" and {len(changes) - MAX_LISTED} more" if len(changes) > MAX_LISTED else "")
         raise MriSrError(f"{path}: cannot resume, the model changed since this run started ({listed}); to start "

@@ -52,3 +52,18 @@ def test_resume_after_the_network_changed_says_what_changed(cli, prepared, model
     error_line(cli("train", "--config", model_yaml(num_feat=4), "--data", prepared, "--out", run, "--device", "cpu"),
                run / "last.pt", "net_g.num_feat 8 -> 4", "start afresh", "--out")
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_resume_after_a_loss_weight_changed_says_what_changed(cli, prepared, micro_config, tmp_path):
+    # A finished run asked for again with other loss weights (the workflow reruns it when its
+    # config changes) must not hand back the old model as if it were the new one.
+    run, path = tmp_path / "run", tmp_path / "model.yaml"
+    config = micro_config("psnr", iterations=2)
+    path.write_text(yaml.safe_dump(config))
+    assert cli("train", "--config", path, "--data", prepared, "--out", run, "--device", "cpu")[0] == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    config["losses"]["weights"]["pixel"] = 2.0
+    path.write_text(yaml.safe_dump(config))
+    error_line(cli("train", "--config", path, "--data", prepared, "--out", run, "--device", "cpu"),
+               run / "last.pt", "losses.weights.pixel 1.0 -> 2.0", "start afresh")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
