@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import check_output_folder
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,4 @@ def check_output(path: Path) -> None:
         raise MriSrError(f"{path}: output must be a .nii or .nii.gz file")
     if path.is_dir():
         raise MriSrError(f"{path}: is a folder; give an output file name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise MriSrError(f"{path}: cannot write output ({folder} is not a folder)")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise MriSrError(f"{path}: cannot write output (folder {folder} is not writable)")
+    check_output_folder(path.parent)
