@@ -46,6 +46,15 @@ def test_cross_scan_sets_are_prepared_and_evaluated_with_every_method(workdir):
         assert f"results/metrics/x4/scan-{scan}/srresnet.json" in result.stdout
 
 
+def test_ablation_trains_the_variants_and_reports_them(workdir):
+    result = snakemake(workdir, "-n", "--cores", "2", "ablation")
+    assert result.returncode == 0, result.stderr
+    for run in ("srrescycgan_no_tv", "srrescycgan_no_identity", "srrescycgan_no_tv_identity", "srgan_no_perceptual"):
+        assert f"results/runs/x4/{run}/final.pt" in result.stdout
+        assert f"results/metrics/x4/mri/{run}.json" in result.stdout
+    assert "results/report/ablation/index.html" in result.stdout
+
+
 def test_lint_is_clean(workdir):
     result = snakemake(workdir, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr

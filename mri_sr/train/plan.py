@@ -47,28 +47,39 @@ def resolve_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return resolved
 
 
-# SRResCycGAN ablation: run-name suffix -> loss terms switched off (weight 0).
-ABLATIONS = {"no_tv": ("tv",), "no_identity": ("identity",), "no_tv_identity": ("tv", "identity")}
-ABLATED_MODEL = "srrescycgan"
+# Comparison runs of the `ablation` target: model -> run-name suffix -> loss terms switched off
+# (weight 0). SRResCycGAN without TV / identity / both; SRGAN without its perceptual term, to show
+# what the (MRI) features add.
+ABLATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "srrescycgan": {"no_tv": ("tv",), "no_identity": ("identity",), "no_tv_identity": ("tv", "identity")},
+    "srgan": {"no_perceptual": ("perceptual",)},
+}
+CONTENT_TERMS = ("pixel", "perceptual")
 
 
 def ablation_models(models: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """SRResCycGAN as configured minus TV, minus identity, minus both: same budget, seed and init.
+    """Each model of :data:`ABLATIONS` that is trained, minus some loss terms: same budget, seed and init.
 
     Args:
         models: resolved model configs (:func:`resolve_models`).
 
     Returns:
-        ``srrescycgan_<suffix>`` -> its model config (``model`` renamed, the ablated weights 0);
-        empty when ``srrescycgan`` is not trained.
+        ``<model>_<suffix>`` -> its model config (``model`` renamed, the ablated weights 0); a
+        variant whose terms are already off is left out (it would repeat the model). A variant
+        left without a content term gets the pixel loss at weight 1 (SRGAN without VGG54 is the
+        SRGAN paper's SRGAN-MSE), or it would learn from the adversarial term alone.
     """
-    if ABLATED_MODEL not in models:
-        return {}
-    base = models[ABLATED_MODEL]
     variants = {}
-    for suffix, terms in ABLATIONS.items():
-        name = f"{ABLATED_MODEL}_{suffix}"
-        variants[name] = deep_merge(base, {"model": name, "losses": {"weights": {t: 0.0 for t in terms}}})
+    for base_name, suffixes in ABLATIONS.items():
+        base = models.get(base_name)
+        for suffix, terms in suffixes.items() if base is not None else ():
+            if not any(base["losses"]["weights"].get(t, 0) > 0 for t in terms):
+                continue
+            name = f"{base_name}_{suffix}"
+            weights = {t: 0.0 for t in terms}
+            if not any(w > 0 for t, w in {**base["losses"]["weights"], **weights}.items() if t in CONTENT_TERMS):
+                weights["pixel"] = 1.0
+            variants[name] = deep_merge(base, {"model": name, "losses": {"weights": weights}})
     return variants
 
 

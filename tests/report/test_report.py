@@ -197,3 +197,19 @@ def test_ablation_runs_get_the_ablation_table(tmp_path, prepared_x2, make_checkp
     for result in results:
         assert rows[result["method"]]["hfen"]["text"].startswith(f"{result['hfen']:.4f}")
         assert rows[result["method"]]["psnr"]["bold"] == (result["psnr"] == max(r["psnr"] for r in results))
+
+
+def test_srgan_without_perceptual_term_gets_its_own_table(tmp_path, prepared_x2, make_checkpoint):
+    runs = {"srgan": str(make_checkpoint(2)), "srgan_no_perceptual": "bicubic", "srrescycgan": "nearest"}
+    paths = [str(tmp_path / f"{name}.json") for name in runs]
+    for (name, method), path in zip(runs.items(), paths):
+        evaluate(method, str(prepared_x2), 2, path, name=name)
+    out = tmp_path / "report.html"
+    build_report(paths, [], str(out))
+    parser = ReportParser()
+    parser.feed(out.read_text())
+    (table,) = [t for t in parser.tables if t["attrs"].get("class") == "ablation"]
+    assert table["attrs"]["data-model"] == "srgan"
+    assert [r["attrs"]["data-method"] for r in table["rows"][1:]] == ["srgan", "srgan_no_perceptual"]
+    assert "SRGAN with and without the perceptual term" in out.read_text()
+    assert "SRResCycGAN ablation" not in out.read_text()

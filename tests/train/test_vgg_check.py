@@ -11,7 +11,7 @@ import torch
 from mri_sr.config import load_config
 from mri_sr.errors import MriSrError
 from mri_sr.losses.vgg import VGG19Features
-from mri_sr.train.plan import check_vgg19_weights, needs_mri_features, resolve_models
+from mri_sr.train.plan import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,3 +58,15 @@ def test_a_readable_file_passes_and_the_default_config_needs_none(torch_home: Pa
     torch_home.parent.mkdir(parents=True)
     torch.save(VGG19Features(layers=("relu1_2",)).state_dict(), torch_home)
     assert sorted(check_vgg19_weights(small)) == ["esrgan", "srgan", "srrescycgan"]
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "gpu.yaml"])
+def test_srgan_without_perceptual_term_keeps_a_content_loss_and_needs_no_features(name: str) -> None:
+    models = _models(name)
+    variant = ablation_models(models)["srgan_no_perceptual"]
+    weights = variant["losses"]["weights"]
+    assert weights["perceptual"] == 0 and weights["pixel"] > 0
+    assert weights["gan"] == models["srgan"]["losses"]["weights"]["gan"]
+    assert variant["train"] == models["srgan"]["train"] and variant["init_from"] == models["srgan"]["init_from"]
+    assert not needs_mri_features(variant)
+    assert needs_mri_features(models["srgan"]) == (name == "default.yaml")
