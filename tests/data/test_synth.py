@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mri_sr.data.synth import synth_volume
+from mri_sr.data.synth import fold, synth_volume, tissue_maps
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 
@@ -33,6 +33,28 @@ def test_variants_and_seeds_give_different_contrasts(synth):
     assert not np.allclose(synth_volume(1, seed=6).data[..., 0], a)
     # Background far from the head stays near zero (noise only); the brain is brighter.
     assert np.median(a[:10, :10, :10]) < 0.05 < np.median(a[brain])
+
+
+def test_folding_keeps_tissue_totals_and_makes_boundaries_crisp_and_sulci_thin():
+    maps = tissue_maps()[0][:, 50:130, 60:160, 90:110]
+    folded = fold(maps, np.random.default_rng(3))
+    assert folded.shape == maps.shape and folded.dtype == np.float32
+    np.testing.assert_allclose(folded.sum(0), maps.sum(0), atol=1e-5)
+    np.testing.assert_allclose(folded[3], maps[3])
+    np.testing.assert_array_equal(folded, fold(maps, np.random.default_rng(3)))
+
+    def mixed(m):  # share of the grey+white voxels whose white-matter fraction is neither ~0 nor ~1
+        tissue = m[0] + m[1]
+        inside = tissue > 0.5
+        white = m[1][inside] / tissue[inside]
+        return float(((white > 0.2) & (white < 0.8)).mean())
+
+    # The averaged template blurs the GM/WM boundary over many voxels; the folded one is crisp.
+    assert mixed(folded) < 0.5 * mixed(maps)
+    # Sulci: CSF appears inside grey matter, as thin lines (most grey-matter voxels keep no CSF).
+    gained = folded[2] - maps[2]
+    grey = maps[0] > 0.5
+    assert gained.max() > 0.5 and 0.02 < float((gained[grey] > 0.1).mean()) < 0.4
 
 
 @pytest.mark.parametrize("path", ["builtin:mni152-synth:0", "builtin:mni152-synth:x", "builtin:mni152-synth:1:2:3"])
