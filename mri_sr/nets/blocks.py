@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from mri_sr.nets.upsample import upsample
+
 
 def check_scale(network: str, scale: int, allowed: Iterable[int] = (2, 3, 4)) -> None:
     """Raise ``ValueError`` naming the network when ``scale`` is not one it supports.
@@ -69,7 +71,7 @@ class ResidualBlock(nn.Module):
 
 
 class ImageSkip(nn.Module):
-    """Global residual learning: ``out = net_out + bicubic_upsample(lr)``.
+    """Global residual learning: ``out = net_out + upsample(lr)`` (bicubic, or ``mode`` of :mod:`mri_sr.nets.upsample`).
 
     Not part of SRGAN's or ESRGAN's published generators (off by default); with it a network
     starts from bicubic interpolation and learns only the missing detail, which is what makes
@@ -79,14 +81,14 @@ class ImageSkip(nn.Module):
     With ``rows_only`` the input is interpolated along H only (the output keeps W).
     """
 
-    def __init__(self, scale: int, rows_only: bool = False) -> None:
+    def __init__(self, scale: int, rows_only: bool = False, mode: str = "bicubic") -> None:
         super().__init__()
         self.scale = scale
         self.rows_only = rows_only
+        self.mode = mode
 
     def forward(self, out: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        factor = (self.scale, 1) if self.rows_only else self.scale
-        up = nn.functional.interpolate(lr, scale_factor=factor, mode="bicubic", align_corners=False)
+        up = upsample(lr, self.scale, self.mode, self.rows_only)
         return out + up[..., : out.shape[-2], : out.shape[-1]]
 
 

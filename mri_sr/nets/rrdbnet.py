@@ -75,13 +75,15 @@ class RRDBNet(nn.Module):
         num_block: number of RRDBs (23 in ESRGAN).
         num_grow_ch: dense-block growth channels (32 in ESRGAN).
         scale: upscaling factor, 2, 3 or 4.
-        image_skip: add the bicubic-upsampled input to the output (residual learning over
-            bicubic; not in the paper, off by default; see :class:`ImageSkip`).
+        image_skip: add the interpolated input to the output (residual learning over
+            interpolation; not in the paper, off by default; see :class:`ImageSkip`).
+        upsample_mode: the interpolation under the residual with ``image_skip``: ``bicubic`` or
+            ``sinc`` (:mod:`mri_sr.nets.upsample`; closer to k-space zero filling for MRI).
     """
 
     def __init__(
         self, in_channels: int = 3, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, scale: int = 4,
-        image_skip: bool = False,
+        image_skip: bool = False, upsample_mode: str = "bicubic",
     ) -> None:
         super().__init__()
         check_scale("RRDBNet", scale)
@@ -97,7 +99,7 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2)
-        self.image_skip = ImageSkip(scale) if image_skip else None
+        self.image_skip = ImageSkip(scale, mode=upsample_mode) if image_skip else None
         if image_skip:
             zero_init_(self.conv_last)
 

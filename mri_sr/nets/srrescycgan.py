@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mri_sr.nets.blocks import ResidualBlock, check_scale
+from mri_sr.nets.upsample import MODES, upsample
 
 # Daubechies-7 high-pass decomposition filter (14 taps), as in the official noise estimator.
 _DB7_HIGH = (
@@ -165,7 +166,8 @@ class SRResDNet(nn.Module):
         scale: upscaling factor, 2, 3 or 4.
         projection: apply the noise-adaptive L2 projection to the residual.
         noise_floor: lower bound of the noise estimate, in intensity units of [0, 1] images.
-        upsample_mode: ``"bilinear"`` (official) or ``"bicubic"`` (align_corners False).
+        upsample_mode: ``"bilinear"`` (official), ``"bicubic"`` (align_corners False) or ``"sinc"``
+            (wide Lanczos, :mod:`mri_sr.nets.upsample`: closer to the truth for k-space-truncated MRI).
     """
 
     def __init__(
@@ -174,8 +176,8 @@ class SRResDNet(nn.Module):
     ) -> None:
         super().__init__()
         check_scale("SRResDNet", scale)
-        if upsample_mode not in ("bilinear", "bicubic"):
-            raise ValueError(f"SRResDNet: upsample_mode {upsample_mode!r} is not bilinear or bicubic")
+        if upsample_mode not in MODES:
+            raise ValueError(f"SRResDNet: upsample_mode {upsample_mode!r} is not one of {', '.join(MODES)}")
         self.in_channels = in_channels
         self.scale = scale
         self.projection = projection
@@ -187,7 +189,7 @@ class SRResDNet(nn.Module):
 
     def upsample(self, lr: torch.Tensor) -> torch.Tensor:
         """Fixed interpolation (B, C, h, w) -> (B, C, h*scale, w*scale), edges clamped, not clipped."""
-        return F.interpolate(lr, scale_factor=self.scale, mode=self.upsample_mode, align_corners=False)
+        return upsample(lr, self.scale, self.upsample_mode)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.

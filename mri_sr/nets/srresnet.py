@@ -29,13 +29,16 @@ class SRResNet(nn.Module):
         num_feat: feature channels F.
         num_block: residual blocks (16 in the paper).
         scale: upscaling factor, 2, 3 or 4.
-        image_skip: add the bicubic-upsampled input to the output (residual learning over
-            bicubic; not in the paper, off by default; see :class:`ImageSkip`).
+        image_skip: add the interpolated input to the output (residual learning over
+            interpolation; not in the paper, off by default; see :class:`ImageSkip`).
+        upsample_mode: the interpolation under the residual with ``image_skip``: ``bicubic`` or
+            ``sinc`` (:mod:`mri_sr.nets.upsample`; closer to k-space zero filling for MRI).
         upscale_axes: ``"hw"`` (both axes, the paper) or ``"h"`` (rows only: (h, w) -> (h*scale, w)).
     """
 
     def __init__(self, in_channels: int = 3, num_feat: int = 64, num_block: int = 16, scale: int = 4,
-                 image_skip: bool = False, upscale_axes: str = "hw") -> None:
+                 image_skip: bool = False, upscale_axes: str = "hw",
+                 upsample_mode: str = "bicubic") -> None:
         super().__init__()
         check_scale("SRResNet", scale)
         if upscale_axes not in ("hw", "h"):
@@ -56,7 +59,7 @@ class SRResNet(nn.Module):
         self.upsample = nn.Sequential(*layers)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 9, 1, 4)
         scaled_kaiming_init_(self.body, 0.1)
-        self.image_skip = ImageSkip(scale, rows_only=upscale_axes == "h") if image_skip else None
+        self.image_skip = ImageSkip(scale, rows_only=upscale_axes == "h", mode=upsample_mode) if image_skip else None
         if image_skip:
             zero_init_(self.conv_last)
 
