@@ -71,12 +71,13 @@ class ResidualBlock(nn.Module):
 
 
 class ImageSkip(nn.Module):
-    """Global residual learning: ``out = net_out + upsample(lr)`` (bicubic, or ``mode`` of :mod:`mri_sr.nets.upsample`).
+    """Global residual learning: ``out = net_out + upsample(lr)``, a fixed interpolation.
 
-    Not part of SRGAN's or ESRGAN's published generators (off by default); with it a network
-    starts from bicubic interpolation and learns only the missing detail, which is what makes
+    ``mode``: ``bicubic`` or ``sinc`` (:mod:`mri_sr.nets.upsample`). Not part of SRGAN's or
+    ESRGAN's published generators (off by default); with it a network starts from the
+    interpolation and learns only the missing detail, which is what makes
     short CPU budgets beat bicubic. :func:`zero_init_` on the last conv makes the untrained
-    network return exactly the bicubic image. No parameters: state-dict keys are unchanged.
+    network return exactly the interpolated image. No parameters: state-dict keys are unchanged.
 
     With ``rows_only`` the input is interpolated along H only (the output keeps W).
     """
