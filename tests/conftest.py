@@ -35,6 +35,26 @@ def cli(capsys):
     return run
 
 
+_LOG_PREFIXES = ("INFO ", "WARNING ", "DEBUG ", "ERROR ")
+
+
+def _error_line(result: tuple[int, str, str], *needles: object) -> str:
+    code, _, err = result
+    assert code == 1 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if not line.startswith(_LOG_PREFIXES)]
+    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
+    for needle in needles:
+        assert str(needle) in errors[0], err
+    return errors[0]
+
+
+@pytest.fixture
+def error_line():
+    """Check a ``cli`` result is one error: exit 1, no traceback, one ``mri-sr: error:`` line
+    (log lines aside) holding every needle; return that line."""
+    return _error_line
+
+
 def _load_writer() -> ModuleType:
     """Import tests/io/dicom_writer.py by path (tests run with --import-mode=importlib)."""
     path = Path(__file__).parent / "io" / "dicom_writer.py"

@@ -168,17 +168,6 @@ def test_prepare_replaces_its_own_folder(cli, tmp_path, dicom_writer, mni_crop):
 
 # ------------------------------------------------------------------ one line for every bad input
 
-def error_line(result, *needles):
-    """The one error line of a subprocess run (log lines aside): exit 1, no traceback."""
-    code, _, err = result
-    assert code == 1 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG ", "ERROR "))]
-    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
-    for needle in needles:
-        assert str(needle) in errors[0], err
-    return errors[0]
-
-
 MODEL = {"model": "micro", "method": "psnr", "networks": {"net_g": {"type": "srresnet", "num_feat": 4, "num_block": 1}},
          "train": {"iterations": 1}, "losses": {"weights": {"pixel": 1.0}}}
 
@@ -198,7 +187,7 @@ def test_model_config_errors_name_the_file_and_key(cli, tmp_path, change, key):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.yaml"]
 
 
-def test_prepare_into_an_unwritable_folder(cli_unprivileged, tmp_path):
+def test_prepare_into_an_unwritable_folder(cli_unprivileged, tmp_path, error_line):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     try:
@@ -210,7 +199,7 @@ def test_prepare_into_an_unwritable_folder(cli_unprivileged, tmp_path):
         locked.chmod(0o755)
 
 
-def test_unreadable_scan_is_reported_as_unreadable(cli_unprivileged, tmp_path):
+def test_unreadable_scan_is_reported_as_unreadable(cli_unprivileged, tmp_path, error_line):
     volume = Volume(np.random.default_rng(0).random((12, 12, 3)).astype(np.float32), np.eye(4), "t")
     save_nifti(volume, tmp_path / "scan.nii.gz")
     (tmp_path / "scan").write_bytes((tmp_path / "scan.nii.gz").read_bytes())  # no extension
@@ -223,7 +212,7 @@ def test_unreadable_scan_is_reported_as_unreadable(cli_unprivileged, tmp_path):
             path.chmod(0o700)
 
 
-def test_corrupt_jpeg2000_frame_is_one_line_without_library_tracebacks(cli_unprivileged, tmp_path):
+def test_corrupt_jpeg2000_frame_is_one_line_without_library_tracebacks(cli_unprivileged, tmp_path, error_line):
     pydicom = pytest.importorskip("pydicom")
     from pydicom.data import get_testdata_file
     from pydicom.encaps import encapsulate, generate_fragmented_frames

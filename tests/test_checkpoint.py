@@ -21,16 +21,6 @@ def payload(spec=SPEC, weights_spec=SPEC):
             "normalisation": {"low_percentile": 0.5, "high_percentile": 99.5}, "config": {}}
 
 
-def error_line(result, *needles):
-    code, _, err = result
-    assert code == 1 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG ", "ERROR "))]
-    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
-    for needle in needles:
-        assert str(needle) in errors[0], err
-    return errors[0]
-
-
 @pytest.fixture
 def scan(tmp_path):
     path = tmp_path / "scan.nii.gz"
@@ -53,14 +43,14 @@ class RunsCode:
     ("eight.pt", payload(spec={**SPEC, "num_feat": "eight"}), ["num_feat", "must be int", "'eight'"]),
     ("spec_is_text.pt", payload(spec="srresnet"), ["net_g_spec"]),
 ])
-def test_checkpoint_whose_spec_or_weights_are_wrong(cli, scan, tmp_path, name, content, needles):
+def test_checkpoint_whose_spec_or_weights_are_wrong(cli, scan, tmp_path, name, content, needles, error_line):
     save_checkpoint(content, tmp_path / name)
     error_line(cli("upscale", scan, tmp_path / "out" / "sr.nii.gz", "--checkpoint", tmp_path / name),
                tmp_path / name, *needles)
     assert not (tmp_path / "out").exists()
 
 
-def test_checkpoint_that_would_run_code_is_refused_as_unsafe(cli, scan, tmp_path):
+def test_checkpoint_that_would_run_code_is_refused_as_unsafe(cli, scan, tmp_path, error_line):
     RunsCode.marker = str(tmp_path / "code-ran")
     torch.save({"format": "mri-sr-checkpoint/1", "nets": RunsCode()}, tmp_path / "evil.pt")
     line = error_line(cli("upscale", scan, tmp_path / "sr.nii.gz", "--checkpoint", tmp_path / "evil.pt"),
@@ -69,13 +59,13 @@ def test_checkpoint_that_would_run_code_is_refused_as_unsafe(cli, scan, tmp_path
 
 
 @pytest.mark.parametrize("content", [b"\x80\x02junk" * 10, b"", b"PK\x03\x04 not a zip"])
-def test_damaged_checkpoint(cli, scan, tmp_path, content):
+def test_damaged_checkpoint(cli, scan, tmp_path, content, error_line):
     (tmp_path / "bad.pt").write_bytes(content)
     error_line(cli("upscale", scan, tmp_path / "sr.nii.gz", "--checkpoint", tmp_path / "bad.pt"),
                tmp_path / "bad.pt", "not a readable mri-sr checkpoint")
 
 
-def test_unreadable_checkpoint(cli_unprivileged, scan, tmp_path):
+def test_unreadable_checkpoint(cli_unprivileged, scan, tmp_path, error_line):
     save_checkpoint(payload(), tmp_path / "locked.pt")
     os.chmod(tmp_path / "locked.pt", 0)
     error_line(cli_unprivileged("upscale", scan, tmp_path / "sr.nii.gz", "--checkpoint", tmp_path / "locked.pt"),

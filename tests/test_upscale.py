@@ -274,15 +274,6 @@ def test_cuda_autocast_agrees_with_cpu(trained):
 
 # -------------------------------------------------------------------------------------- errors
 
-def assert_one_line_error(result, *needles):
-    code, out, err = result
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mri-sr: error:"), err
-    for needle in needles:
-        assert str(needle) in lines[0]
-
-
 @pytest.fixture
 def small_scan(tmp_path, mni) -> Path:
     path = tmp_path / "in" / "small.nii.gz"
@@ -290,14 +281,14 @@ def small_scan(tmp_path, mni) -> Path:
     return path
 
 
-def test_missing_checkpoint(cli, small_scan, tmp_path):
+def test_missing_checkpoint(cli, small_scan, tmp_path, error_line):
     out = tmp_path / "out"
-    assert_one_line_error(cli("upscale", small_scan, out / "x.nii.gz", "--checkpoint", tmp_path / "nope.pt"),
-                          "nope.pt", "not found")
+    error_line(cli("upscale", small_scan, out / "x.nii.gz", "--checkpoint", tmp_path / "nope.pt"),
+               "nope.pt", "not found")
     assert not out.exists()
 
 
-def test_checkpoint_of_wrong_scale_or_channels(cli, small_scan, tmp_path):
+def test_checkpoint_of_wrong_scale_or_channels(cli, small_scan, tmp_path, error_line):
     out = tmp_path / "out"
     out.mkdir()
     rgb_spec = {"type": "srresnet", "num_feat": 4, "num_block": 1, "scale": 2, "in_channels": 3}
@@ -305,45 +296,45 @@ def test_checkpoint_of_wrong_scale_or_channels(cli, small_scan, tmp_path):
                "nets": {"net_g": build_network(rgb_spec).state_dict()},
                "normalisation": {"low_percentile": 0.5, "high_percentile": 99.5}, "config": {}}
     save_checkpoint(payload, tmp_path / "rgb.pt")
-    assert_one_line_error(cli("upscale", small_scan, out / "x.nii", "--checkpoint", tmp_path / "rgb.pt"),
-                          "rgb.pt", "channels")
+    error_line(cli("upscale", small_scan, out / "x.nii", "--checkpoint", tmp_path / "rgb.pt"),
+               "rgb.pt", "channels")
     mono_spec = dict(rgb_spec, in_channels=1)
     save_checkpoint(dict(payload, in_channels=1, net_g_spec=mono_spec,
                          nets={"net_g": build_network(mono_spec).state_dict()}), tmp_path / "x2.pt")
-    assert_one_line_error(cli("upscale", small_scan, out / "x.nii", "--checkpoint", tmp_path / "x2.pt",
-                              "--scale", "4"), "x2.pt", "x2", "--scale 4")
+    error_line(cli("upscale", small_scan, out / "x.nii", "--checkpoint", tmp_path / "x2.pt",
+               "--scale", "4"), "x2.pt", "x2", "--scale 4")
     assert list(out.iterdir()) == []
 
 
-def test_unwritable_output(cli, small_scan, tmp_path):
+def test_unwritable_output(cli, small_scan, tmp_path, error_line):
     blocker = tmp_path / "file.txt"
     blocker.write_text("a regular file")
-    assert_one_line_error(cli("upscale", small_scan, blocker / "sub" / "x.nii.gz", "--method", "bicubic"),
-                          blocker, "cannot write")
+    error_line(cli("upscale", small_scan, blocker / "sub" / "x.nii.gz", "--method", "bicubic"),
+               blocker, "cannot write")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "in"]
-    assert_one_line_error(cli("upscale", small_scan, tmp_path / "x.png", "--method", "bicubic"), "x.png", ".nii")
+    error_line(cli("upscale", small_scan, tmp_path / "x.png", "--method", "bicubic"), "x.png", ".nii")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_output_folder(cli, small_scan, tmp_path):
+def test_read_only_output_folder(cli, small_scan, tmp_path, error_line):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     try:
-        assert_one_line_error(cli("upscale", small_scan, locked / "x.nii", "--method", "bicubic"), "locked")
+        error_line(cli("upscale", small_scan, locked / "x.nii", "--method", "bicubic"), "locked")
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
 
 
-def test_4d_input_needs_a_volume(cli, shared_data, tmp_path):
+def test_4d_input_needs_a_volume(cli, shared_data, tmp_path, error_line):
     folder = shared_data / "mri" / "dicom" / "philips_epi_4d_oblique"
-    assert_one_line_error(cli("upscale", folder, tmp_path / "out" / "x.nii.gz", "--method", "bicubic"),
-                          folder, "--volume")
+    error_line(cli("upscale", folder, tmp_path / "out" / "x.nii.gz", "--method", "bicubic"),
+               folder, "--volume")
     assert not (tmp_path / "out").exists()
 
 
-def test_fuse_orthogonal_needs_an_isotropic_scan(cli, shared_data, tmp_path):
+def test_fuse_orthogonal_needs_an_isotropic_scan(cli, shared_data, tmp_path, error_line):
     folder = shared_data / "mri" / "dicom" / "philips_epi_4d_oblique"
-    assert_one_line_error(cli("upscale", folder, tmp_path / "x.nii", "--method", "bicubic", "--volume", "0",
-                              "--fuse-orthogonal"), folder, "isotropic")
+    error_line(cli("upscale", folder, tmp_path / "x.nii", "--method", "bicubic", "--volume", "0",
+               "--fuse-orthogonal"), folder, "isotropic")
     assert not (tmp_path / "x.nii").exists()

@@ -6,15 +6,6 @@ import pytest
 import yaml
 
 
-def error_line(result, *needles):
-    code, _, err = result
-    assert code == 1 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if not line.startswith(("INFO ", "WARNING ", "DEBUG "))]
-    assert len(errors) == 1 and errors[0].startswith("mri-sr: error: "), err
-    for needle in needles:
-        assert str(needle) in errors[0], err
-
-
 @pytest.fixture
 def model_yaml(tmp_path, micro_config):
     def write(**networks):
@@ -27,14 +18,14 @@ def model_yaml(tmp_path, micro_config):
     return write
 
 
-def test_out_is_a_file(cli, prepared, model_yaml, tmp_path):
+def test_out_is_a_file(cli, prepared, model_yaml, tmp_path, error_line):
     (tmp_path / "run").write_text("a user's file")
     error_line(cli("train", "--config", model_yaml(), "--data", prepared, "--out", tmp_path / "run"),
                tmp_path / "run", "not a folder")
     assert (tmp_path / "run").read_text() == "a user's file"
 
 
-def test_out_in_an_unwritable_folder(cli_unprivileged, prepared, model_yaml, tmp_path):
+def test_out_in_an_unwritable_folder(cli_unprivileged, prepared, model_yaml, tmp_path, error_line):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     try:
@@ -45,7 +36,7 @@ def test_out_in_an_unwritable_folder(cli_unprivileged, prepared, model_yaml, tmp
         locked.chmod(0o755)
 
 
-def test_resume_after_the_network_changed_says_what_changed(cli, prepared, model_yaml, tmp_path):
+def test_resume_after_the_network_changed_says_what_changed(cli, prepared, model_yaml, tmp_path, error_line):
     run = tmp_path / "run"
     assert cli("train", "--config", model_yaml(), "--data", prepared, "--out", run, "--device", "cpu")[0] == 0
     before = {p.name: p.read_bytes() for p in run.iterdir()}
@@ -54,7 +45,7 @@ def test_resume_after_the_network_changed_says_what_changed(cli, prepared, model
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
-def test_resume_after_a_loss_weight_changed_says_what_changed(cli, prepared, micro_config, tmp_path):
+def test_resume_after_a_loss_weight_changed_says_what_changed(cli, prepared, micro_config, tmp_path, error_line):
     # A finished run asked for again with other loss weights (the workflow reruns it when its
     # config changes) must not hand back the old model as if it were the new one.
     run, path = tmp_path / "run", tmp_path / "model.yaml"
