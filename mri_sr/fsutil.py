@@ -77,6 +77,18 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def _making_beside(target: Path) -> Iterator[None]:
+    """Create ``target``'s folder and remove stale temporaries of it; an ``OSError`` in the block
+    (or here) becomes a one-line :class:`MriSrError` naming ``target``."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
+        yield
+    except OSError as exc:
+        raise MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
+
+
 def temp_dir_beside(target: str | os.PathLike) -> Path:
     """A new hidden folder beside ``target`` (its parent created if missing), for building it.
 
@@ -84,12 +96,8 @@ def temp_dir_beside(target: str | os.PathLike) -> Path:
         MriSrError: the parent folder cannot be created or written.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(target)
+    with _making_beside(target):
         return Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
-    except OSError as exc:
-        raise MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager
@@ -107,12 +115,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         MriSrError: the destination folder cannot be created or written.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path)
+    with _making_beside(path):
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix or ".tmp", dir=path.parent)
-    except OSError as exc:
-        raise MriSrError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     tmp_path = Path(tmp)
     try:
         os.close(fd)
