@@ -21,7 +21,7 @@ from mri_sr.data.degrade import Degradation
 #: Defaults of the model schema's ``train.degradation``.
 DEFAULTS: dict[str, Any] = {
     "kspace_factor": [1.0, 1.25], "blur_sigma": [0.0, 0.6], "noise_sigma": [0.0, 0.03],
-    "other_kind": 0.1, "context": 6, "zoom": [1.0, 2.0],
+    "other_kind": 0.1, "context": 6, "zoom": [1.0, 3.0],
 }
 
 
