@@ -11,6 +11,7 @@ float32 under mixed precision.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -19,15 +20,19 @@ MODES = ("bilinear", "bicubic", "sinc")
 SINC_LOBES = 6
 
 
-def sinc_taps(scale: int, lobes: int = SINC_LOBES) -> list[list[float]]:
-    """Lanczos weights: ``taps[r][j]`` for output phase r and LR offset ``j - lobes + 1``, rows sum to 1."""
+@lru_cache(maxsize=None)
+def sinc_taps(scale: int, lobes: int = SINC_LOBES) -> tuple[tuple[float, ...], ...]:
+    """Lanczos weights: ``taps[r][j]`` for output phase r and LR offset ``j - lobes + 1``, rows sum to 1.
+
+    Cached: every forward pass of a network with a sinc skip asks for them.
+    """
     taps = []
     for r in range(scale):
         d = (r + 0.5) / scale - 0.5  # output pixel r of a block, in LR pixels from its block's centre
         row = [_lanczos(d - j, lobes) for j in range(-lobes + 1, lobes + 1)]
         total = sum(row)
-        taps.append([w / total for w in row])
-    return taps
+        taps.append(tuple(w / total for w in row))
+    return tuple(taps)
 
 
 def _lanczos(x: float, lobes: int) -> float:
