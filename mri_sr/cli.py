@@ -84,7 +84,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mri_sr.evaluate import evaluate
 
     evaluate(method=args.method, dataset=args.dataset, scale=args.scale, out=args.out,
-             name=args.name, device=args.device, precision=args.precision, mask=args.mask, images_dir=args.images)
+             name=args.name, device=args.device, precision=args.precision, mask=args.mask, images_dir=args.images,
+             data_consistency=not args.no_data_consistency)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -162,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--mask", action="store_true", help="MRI: also report metrics inside a foreground mask")
     p.add_argument("--images", help="folder to save SR images for the report's comparison panels")
+    p.add_argument("--no-data-consistency", action="store_true",
+                   help="MRI: score a generator's raw output (default: projected onto its LR's k-space "
+                        "data-consistency ball at the prepared noise level)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="one self-contained HTML page (+ CSV) over metrics JSON files")

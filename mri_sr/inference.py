@@ -4,7 +4,9 @@
 on the CPU ran about 1.6x faster in it, see ``benchmarks/upscale_throughput.py``), runs batches
 under ``torch.inference_mode`` and the precision's autocast, splits them by a batch size and an
 output-pixel budget, tiles a slice too large for memory (halving the batch, then tiling, after an
-out-of-memory error; see :mod:`mri_sr.tiling`), and returns float32 images clamped to [0, 1].
+out-of-memory error; see :mod:`mri_sr.tiling`), optionally projects the output onto the LR's
+k-space data-consistency ball (:func:`mri_sr.data.kspace.kspace_consistency`), and returns float32
+images clamped to [0, 1].
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mri_sr.data.kspace import kspace_consistency
 from mri_sr.device import Precision
 from mri_sr.tiling import RunPlan, run_adaptive
 
@@ -54,11 +57,14 @@ class Inference:
             return self.net(lr)
 
     @torch.inference_mode()
-    def __call__(self, lr: torch.Tensor) -> torch.Tensor:
+    def __call__(self, lr: torch.Tensor, noise_sigma: float | None = None) -> torch.Tensor:
         """Upscale a batch.
 
         Args:
-            lr: (B, C, h, w) float32 in [0, 1], on any device.
+            lr: (B, C, h, w) float32 in [0, 1], on any device: whole images.
+            noise_sigma: for LR made by k-space truncation, the standard deviation of its noise:
+                the output is projected onto the images that agree with ``lr`` up to that noise;
+                None: the network's output as it is.
 
         Returns:
             (B, C, h * scale, w * scale) float32 in [0, 1] on the inference device.
@@ -69,4 +75,7 @@ class Inference:
         if self.max_pixels is not None:
             per_call = self.max_pixels // (lr.shape[2] * lr.shape[3] * self.scale**2)
             self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
-        return run_adaptive(self._forward, lr, self.plan).clamp_(0.0, 1.0)
+        out = run_adaptive(self._forward, lr, self.plan)
+        if noise_sigma is not None:
+            out = kspace_consistency(out.float(), lr.float(), self.scale, noise_sigma)
+        return out.clamp_(0.0, 1.0)

@@ -1,4 +1,4 @@
-"""k-space zero filling in torch: the inverse of :func:`mri_sr.data.degrade.kspace_truncate`'s resampling."""
+"""k-space zero filling and data consistency in torch, for :func:`mri_sr.data.degrade.kspace_truncate`'s degradation."""
 
 from __future__ import annotations
 
@@ -57,6 +57,35 @@ def kspace_truncate_torch(hr: torch.Tensor, scale: int) -> torch.Tensor:
     cols = _centre_indices(w // scale, w, hr.device)
     low = spectrum[..., rows[:, None], cols[None, :]]
     return (torch.fft.ifft2(low).abs() / scale**2).to(hr.dtype)
+
+
+def kspace_consistency(sr: torch.Tensor, lr: torch.Tensor, scale: int, noise_sigma: float) -> torch.Tensor:
+    """Project SR images onto the set of images that agree with their LR images up to the noise.
+
+    An LR image of the k-space degradation is ``T(hr) + n``: ``T`` keeps the central k-space
+    (:func:`kspace_truncate_torch`) and ``n`` is noise of standard deviation ``noise_sigma``. So
+    the true HR image lies (about) in ``{x : ||Z(lr - T(x))|| <= noise_sigma * sqrt(N)}``, with
+    ``Z`` the zero filling back to HR size (:func:`kspace_zero_fill`, which keeps the per-pixel
+    noise level) and ``N`` the HR pixels. Each image outside that ball moves in a straight line to
+    its surface: only its low frequencies change, by the part of its disagreement with the LR that
+    the noise cannot explain. The set is convex, so the projection brings the output no farther
+    from any image in it, the HR image included (MRI reconstruction's data-consistency step, with
+    the noise-level ball of constrained reconstruction instead of an exact fit to noisy data).
+
+    Args:
+        sr: (B, C, H, W) float super-resolved images; lr: (B, C, H // scale, W // scale) their inputs.
+        scale: integer factor.
+        noise_sigma: standard deviation of the LR noise, in the images' units (0: exact fit).
+
+    Returns:
+        (B, C, H, W) in ``sr``'s dtype.
+    """
+    sr64 = sr.to(torch.float64)
+    residual = kspace_zero_fill(lr.to(torch.float64) - kspace_truncate_torch(sr64, scale), scale)
+    distance = residual.flatten(1).norm(dim=1)
+    radius = noise_sigma * math.sqrt(residual[0].numel())
+    step = (1.0 - radius / distance.clamp_min(1e-12)).clamp_min(0.0)
+    return (sr64 + step.view(-1, *[1] * (sr.dim() - 1)) * residual).to(sr.dtype)
 
 
 def _centre_indices(n_low: int, n_high: int, device: torch.device) -> torch.Tensor:

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | None = None, device: str = "auto",
-             precision: str = "auto", mask: bool = False, images_dir: str | None = None) -> dict[str, Any]:
+             precision: str = "auto", mask: bool = False, images_dir: str | None = None,
+             data_consistency: bool = True) -> dict[str, Any]:
     """Evaluate one SR method on one dataset and write the metrics JSON atomically.
 
     Args:
@@ -42,6 +43,9 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
             :mod:`mri_sr.device`); metrics are computed in fp32 either way.
         mask: MRI only: also report metrics inside the foreground mask (``masked``).
         images_dir: folder for a few LR / SR / HR example images and ``index.json``.
+        data_consistency: MRI only: project a generator's output onto its LR's k-space
+            data-consistency ball at the prepared degradation's noise level
+            (:func:`mri_sr.data.kspace.kspace_consistency`; k-space degradations without blur).
 
     Returns:
         The metrics written: ``method``, ``dataset``, ``scale``, ``kind`` (``mri`` | ``natural``),
@@ -60,7 +64,8 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
     sr_method: SRMethod = load_method(method, scale, chosen, name=name)
     images_path = Path(images_dir) if images_dir else None
     if is_prepared(dataset):
-        metrics = evaluate_mri(sr_method, dataset, scale, mask=mask, images_dir=images_path)
+        metrics = evaluate_mri(sr_method, dataset, scale, mask=mask, images_dir=images_path,
+                               data_consistency=data_consistency)
     else:
         if mask:
             log.warning("--mask applies to MRI datasets only; ignored for %s", dataset)

@@ -64,18 +64,20 @@ class SRMethod:
     source: str | None = None
     info: dict[str, Any] | None = None
 
-    def upscale_float(self, lr: np.ndarray) -> np.ndarray:
+    def upscale_float(self, lr: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
         """Upscale a batch of float images.
 
         Args:
             lr: (B, C, h, w) float32 in [0, 1] (normalised intensities).
+            noise_sigma: generators only: project onto the LR's k-space data-consistency ball for
+                this noise level (:class:`~mri_sr.inference.Inference`); classical methods ignore it.
 
         Returns:
             (B, C, h*scale, w*scale) float32, clipped to [0, 1].
         """
         lr = np.asarray(lr, dtype=np.float32)
         if self.net_g is not None:
-            return self._run_net(lr)
+            return self._run_net(lr, noise_sigma)
         out = np.empty((*lr.shape[:2], lr.shape[2] * self.scale, lr.shape[3] * self.scale), np.float32)
         for b in range(lr.shape[0]):
             for c in range(lr.shape[1]):
@@ -111,9 +113,9 @@ class SRMethod:
         size = (img.shape[1] * self.scale, img.shape[0] * self.scale)
         return np.asarray(Image.fromarray(img).resize(size, _PIL_FILTERS[self.kind]), np.float32)
 
-    def _run_net(self, lr: np.ndarray) -> np.ndarray:
+    def _run_net(self, lr: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
         """(B, C, h, w) float32 -> generator output clipped to [0, 1] (see :class:`Inference`)."""
-        sr = self.net_g(torch.from_numpy(np.ascontiguousarray(lr)))
+        sr = self.net_g(torch.from_numpy(np.ascontiguousarray(lr)), noise_sigma)
         return np.ascontiguousarray(sr.cpu().numpy())
 
 

@@ -140,8 +140,16 @@ def _check(method: SRMethod, folder: Path, items: list[dict[str, Any]], scale: i
                     meta["norm_low_percentile"], meta["norm_high_percentile"])
 
 
+def consistency_sigma(meta: dict[str, Any]) -> float | None:
+    """The noise level of a manifest row's k-space degradation, for the data-consistency step of a
+    generator's output; None when the LR was made otherwise (bicubic, or blurred first)."""
+    if meta["degradation"] != "kspace" or float(meta["blur_sigma"]) != 0.0:
+        return None
+    return float(meta["noise_sigma"])
+
+
 def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
-                 images_dir: Path | None) -> dict[str, Any]:
+                 images_dir: Path | None, data_consistency: bool = True) -> dict[str, Any]:
     """PSNR/SSIM (per slice and per volume) and LR consistency on a prepared test split.
 
     Args:
@@ -150,12 +158,15 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         scale: SR factor; must be the folder's.
         mask: also report metrics inside the foreground mask (under ``masked``).
         images_dir: where to save :data:`NUM_SAMPLES` example slices for the report, or None.
+        data_consistency: project a generator's output onto its LR's k-space data-consistency
+            ball at the manifest's noise level (:func:`consistency_sigma`); classical methods
+            are measured as they are.
 
     Returns:
         The metrics without the method fields: ``dataset`` (``mri:{folder name}``), ``kind``,
         ``psnr``, ``ssim``, ``lr_consistency_psnr`` (means over slices) and their ``_std``,
         ``images``, ``volumes``, ``volume_psnr``, ``volume_ssim``, ``masked`` (if asked),
-        ``degradation`` and ``convention``.
+        ``degradation``, ``data_consistency`` (``{"noise_sigma": ...}`` or None) and ``convention``.
 
     Raises:
         MriSrError: no test split, another scale, or a generator that is not single-channel.
@@ -166,13 +177,15 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
     name = f"mri:{folder.resolve().name}"
     volumes = _volumes(items)
     chosen = _pick_samples(volumes) if images_dir is not None else set()
+    use_consistency = data_consistency and method.kind == "checkpoint"
     rows: list[dict[str, Any]] = []
     volume_rows: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     for k, (subject, slices) in enumerate(volumes):
         lr = np.stack([it["lr"][0] for it in slices])
         hr = np.stack([it["hr"][0] for it in slices])
-        sr = method.upscale_float(lr[:, None])[:, 0]
+        sigma = consistency_sigma(slices[0]["meta"]) if use_consistency else None
+        sr = method.upscale_float(lr[:, None], sigma)[:, 0]
         if sr.shape != hr.shape:
             raise MriSrError(f"{folder}: SR slices are {sr.shape[1:]}, HR slices {hr.shape[1:]}")
         metrics = _volume_metrics(sr, hr, lr, mri_degradation(slices[0]["meta"]), mask)
@@ -197,6 +210,8 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         "volume_psnr": summarise(volume_rows, ("psnr",))["psnr"],
         "volume_ssim": summarise(volume_rows, ("ssim",))["ssim"],
         "degradation": mri_degradation(items[0]["meta"]).to_dict(),
+        "data_consistency": ({"noise_sigma": consistency_sigma(items[0]["meta"])}
+                             if use_consistency and consistency_sigma(items[0]["meta"]) is not None else None),
         "convention": {"data_range": 1.0, "crop_border": 0, "sr_clipped_to": [0.0, 1.0],
                        "volume_psnr": "3D, over all test voxels of the volume",
                        "volume_ssim": "mean of the 2D slice SSIMs", "ssim": "11x11 Gaussian, sigma 1.5",

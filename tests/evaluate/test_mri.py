@@ -10,10 +10,13 @@ from PIL import Image
 from scipy.ndimage import binary_dilation
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from mri_sr.config import validate_config
 from mri_sr.data.degrade import Degradation
+from mri_sr.data.prepare import prepare
 from mri_sr.data.resize import imresize
 from mri_sr.evaluate import evaluate
 from mri_sr.evaluate.consistency import mri_lr_consistency
+from mri_sr.io import Volume, save_nifti
 
 SUBJECT = "patient-jane-doe"
 
@@ -125,3 +128,27 @@ def test_mri_lr_consistency_is_perfect_for_a_degradation_preimage(kind):
     lr = np.stack([degradation(s, rng) for s in sr])
     psnr_db, error = mri_lr_consistency(sr, lr, degradation)
     assert np.isinf(psnr_db).all() and error.shape == (2, 8, 10) and not error.any()
+
+
+def test_generators_are_scored_after_kspace_data_consistency(cli, mni_crop, make_checkpoint, tmp_path):
+    stored, affine = mni_crop
+    save_nifti(Volume(stored.astype(np.float32), affine, "mni crop"), tmp_path / "scan.nii.gz")
+    config = validate_config({"data": {
+        "sources": [{"path": str(tmp_path / "scan.nii.gz")}], "hr_patch_size": 16,
+        "degradation": {"kind": "kspace", "noise_sigma": 0.02}, "split": {"test": 0.3, "slab_gap": 1}}})
+    prepare(config, 2, tmp_path / "x2")
+    results = {}
+    for flags in ((), ("--no-data-consistency",)):
+        out = tmp_path / f"metrics{len(flags)}.json"
+        code, _, err = cli("evaluate", "--method", make_checkpoint(2), "--dataset", tmp_path / "x2", "--scale", 2,
+                           "--out", out, "--device", "cpu", *flags)
+        assert code == 0, err
+        results[flags] = json.loads(out.read_text())
+    projected, raw = results[()], results[("--no-data-consistency",)]
+    assert projected["data_consistency"] == {"noise_sigma": 0.02} and raw["data_consistency"] is None
+    # An untrained generator's output is far from its LR: the projection brings it near the LR's
+    # content and much nearer the HR.
+    assert projected["lr_consistency_psnr"] > raw["lr_consistency_psnr"] + 5
+    assert projected["psnr"] > raw["psnr"] + 3
+    bicubic = evaluate("bicubic", str(tmp_path / "x2"), 2, str(tmp_path / "bicubic.json"))
+    assert bicubic["data_consistency"] is None

@@ -1,0 +1,81 @@
+"""Where a generator's gain over interpolation comes from, band by band of spatial frequency.
+
+For every ``--every``-th slice of a prepared test split: ``r = SR - sinc(LR)``, the generator's
+residual over windowed-sinc interpolation (the skip of the laptop models), and ``t = HR - sinc(LR)``,
+the residual that would be exact. Per band of spatial frequency, ``max(|kx|, |ky|)`` as a fraction
+of the HR Nyquist frequency (``lr_band``: below the LR's own Nyquist, 1/scale; ``sr_band``: from
+there to twice it, the detail super-resolution adds; ``top``: the rest), summed over slices:
+
+- ``alpha``: ``<r, t> / <r, r>``, the best scale of the generator's residual (1: the right size;
+  0.4: two and a half times too strong);
+- ``explained``: ``<r, t>^2 / (<r, r> <t, t>)``, the share of the missing energy that the best-scaled
+  residual recovers;
+- ``size``: ``|r| / |t|``.
+
+Also the mean PSNR over slices (clipped to [0, 1], as ``mri-sr evaluate``) of bicubic, of sinc,
+and of the generator with its residual scaled by 0.5 and 1. Prints one JSON object per dataset.
+
+    python benchmarks/residual_bands.py CHECKPOINT PREPARED_FOLDER [PREPARED_FOLDER ...] [--every 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mri_sr.checkpoint import load_generator
+from mri_sr.data.dataset import load_split
+from mri_sr.data.resize import imresize
+from mri_sr.nets.upsample import upsample
+
+BANDS = {"lr_band": (0.0, 1.0), "sr_band": (1.0, 2.0), "top": (2.0, np.inf)}  # in units of 1/scale
+
+
+def _psnr(image: np.ndarray, hr: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / max(float(np.mean((np.clip(image, 0, 1) - hr) ** 2)), 1e-12)))
+
+
+def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
+    sums = {name: np.zeros(3) for name in BANDS}  # <r,t>, <r,r>, <t,t>
+    psnr: dict[str, list[float]] = {"bicubic": [], "sinc": [], "residual_x0.5": [], "residual_x1": []}
+    for item in load_split(folder, "test")[::every]:
+        lr, hr = torch.from_numpy(item["lr"][None]), item["hr"][0].astype(np.float64)
+        with torch.no_grad():
+            sinc = upsample(lr, scale, "sinc")[0, 0].double().numpy()
+            sr = net(lr)[0, 0].double().numpy()
+        r, t = np.fft.fft2(sr - sinc), np.fft.fft2(hr - sinc)
+        ky, kx = (np.abs(np.fft.fftfreq(n)) * 2 * scale for n in hr.shape)
+        k = np.maximum(ky[:, None], kx[None, :])
+        for name, (low, high) in BANDS.items():
+            band = (k >= low) & (k < high)
+            rb, tb = r[band], t[band]
+            sums[name] += [float(np.real(np.vdot(rb, tb))), float(np.vdot(rb, rb).real), float(np.vdot(tb, tb).real)]
+        psnr["bicubic"].append(_psnr(imresize(item["lr"][0], float(scale)), hr))
+        psnr["sinc"].append(_psnr(sinc, hr))
+        psnr["residual_x0.5"].append(_psnr(sinc + 0.5 * (sr - sinc), hr))
+        psnr["residual_x1"].append(_psnr(sr, hr))
+    bands = {name: {"alpha": rt / rr, "explained": rt * rt / (rr * tt), "size": float(np.sqrt(rr / tt))}
+             for name, (rt, rr, tt) in sums.items()}
+    return {"dataset": str(folder), "slices": len(psnr["sinc"]), "bands": bands,
+            "psnr": {name: float(np.mean(values)) for name, values in psnr.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("--every", type=int, default=3, help="use every N-th test slice")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    generator = load_generator(args.checkpoint)
+    for folder in args.datasets:
+        result = analyse(generator.net.float(), generator.scale, folder, args.every)
+        print(json.dumps({"checkpoint": args.checkpoint, **result}))
+
+
+if __name__ == "__main__":
+    main()
