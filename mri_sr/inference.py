@@ -77,5 +77,5 @@ class Inference:
             self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
         out = run_adaptive(self._forward, lr, self.plan)
         if noise_sigma is not None:
-            out = kspace_consistency(out.float(), lr.float(), self.scale, noise_sigma)
+            out = kspace_consistency(out, lr, self.scale, noise_sigma)
         return out.clamp_(0.0, 1.0)

@@ -210,8 +210,8 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         "volume_psnr": summarise(volume_rows, ("psnr",))["psnr"],
         "volume_ssim": summarise(volume_rows, ("ssim",))["ssim"],
         "degradation": mri_degradation(items[0]["meta"]).to_dict(),
-        "data_consistency": ({"noise_sigma": consistency_sigma(items[0]["meta"])}
-                             if use_consistency and consistency_sigma(items[0]["meta"]) is not None else None),
+        # one degradation per prepared folder: the last volume's noise level is every volume's
+        "data_consistency": {"noise_sigma": sigma} if sigma is not None else None,
         "convention": {"data_range": 1.0, "crop_border": 0, "sr_clipped_to": [0.0, 1.0],
                        "volume_psnr": "3D, over all test voxels of the volume",
                        "volume_ssim": "mean of the 2D slice SSIMs", "ssim": "11x11 Gaussian, sigma 1.5",
