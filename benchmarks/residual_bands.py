@@ -30,13 +30,15 @@ import torch
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.dataset import load_split
 from mri_sr.data.resize import imresize
+from mri_sr.metrics import psnr
 from mri_sr.nets.upsample import upsample
 
 BANDS = {"lr_band": (0.0, 1.0), "sr_band": (1.0, 2.0), "top": (2.0, np.inf)}  # in units of 1/scale
 
 
 def _psnr(image: np.ndarray, hr: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / max(float(np.mean((np.clip(image, 0, 1) - hr) ** 2)), 1e-12)))
+    """PSNR of the image clipped to [0, 1], as ``mri-sr evaluate`` scores it."""
+    return psnr(np.clip(image, 0, 1), hr, data_range=1.0)
 
 
 def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
