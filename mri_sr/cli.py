@@ -85,7 +85,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     evaluate(method=args.method, dataset=args.dataset, scale=args.scale, out=args.out,
              name=args.name, device=args.device, precision=args.precision, mask=args.mask, images_dir=args.images,
-             data_consistency=not args.no_data_consistency)
+             data_consistency=not args.no_data_consistency, self_ensemble=args.self_ensemble)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -104,8 +104,12 @@ def cmd_upscale(args: argparse.Namespace) -> None:
         return run_through_plane(args)
     options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
-                             series=args.series, fuse_orthogonal=args.fuse_orthogonal)
+                             series=args.series, fuse_orthogonal=args.fuse_orthogonal,
+                             self_ensemble=args.self_ensemble)
     upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options)
+
+
+SELF_ENSEMBLE_HELP = "run a generator on the 8 flips and rotations of each slice and average the outputs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-data-consistency", action="store_true",
                    help="MRI: score a generator's raw output (default: projected onto its LR's k-space "
                         "data-consistency ball at the prepared noise level)")
+    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="one self-contained HTML page (+ CSV) over metrics JSON files")
@@ -198,6 +203,7 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
+    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP + " (8x the time)")
     add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
 

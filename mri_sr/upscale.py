@@ -196,7 +196,7 @@ def load_upscaler(checkpoint: str | Path, options: UpscaleOptions) -> tuple[Infe
     if generator.percentiles is None:
         raise MriSrError(f"{checkpoint}: checkpoint has no 'normalisation' percentiles")
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
-                          overlap=options.overlap, name=str(checkpoint))
+                          overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
     return inference, generator.percentiles
 
 

@@ -25,6 +25,7 @@ class UpscaleOptions:
         volume: time point (0-based) of a 4D scan; required for 4D input.
         series: series of a DICOM folder holding several.
         fuse_orthogonal: isotropic scans: upscale along two axes and average.
+        self_ensemble: average a generator's outputs over the 8 flips and rotations of each slice.
         progress: show a progress bar.
 
     Raises:
@@ -41,6 +42,7 @@ class UpscaleOptions:
     volume: int | None = None
     series: str | None = None
     fuse_orthogonal: bool = False
+    self_ensemble: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | None = None, device: str = "auto",
              precision: str = "auto", mask: bool = False, images_dir: str | None = None,
-             data_consistency: bool = True) -> dict[str, Any]:
+             data_consistency: bool = True, self_ensemble: bool = False) -> dict[str, Any]:
     """Evaluate one SR method on one dataset and write the metrics JSON atomically.
 
     Args:
@@ -46,6 +46,8 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         data_consistency: MRI only: project a generator's output onto its LR's k-space
             data-consistency ball at the prepared degradation's noise level
             (:func:`mri_sr.data.kspace.kspace_consistency`; k-space degradations without blur).
+        self_ensemble: a generator averages its outputs over the eight flips and rotations of
+            each input (recorded as ``self_ensemble``; always False for classical methods).
 
     Returns:
         The metrics written: ``method``, ``dataset``, ``scale``, ``kind`` (``mri`` | ``natural``),
@@ -61,7 +63,7 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
     if not (dataset == BUILTIN or is_prepared(dataset) or is_benchmark(dataset)):
         raise MriSrError(f"{dataset}: not a prepared folder (manifest.csv), a benchmark folder (HR/), nor {BUILTIN}")
     chosen = Precision.choose(pick_device(device), precision) if method not in CLASSICAL else None
-    sr_method: SRMethod = load_method(method, scale, chosen, name=name)
+    sr_method: SRMethod = load_method(method, scale, chosen, name=name, self_ensemble=self_ensemble)
     images_path = Path(images_dir) if images_dir else None
     if is_prepared(dataset):
         metrics = evaluate_mri(sr_method, dataset, scale, mask=mask, images_dir=images_path,
@@ -79,6 +81,7 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         "method_source": method, "dataset_path": dataset, "checkpoint": sr_method.info,
         "device": str(chosen.device) if chosen is not None else "cpu",
         "precision": chosen.mode if chosen is not None else "fp32",
+        "self_ensemble": self_ensemble and sr_method.kind == "checkpoint",
         "seconds": round(time.perf_counter() - start, 3), "version": __version__,
         "images_dir": os.path.relpath(images_path.resolve(), out_path.resolve().parent) if images_path else None,
         "images": metrics["images"],

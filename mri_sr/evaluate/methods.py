@@ -124,7 +124,8 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-def load_method(method: str, scale: int, precision: Precision | None, name: str | None = None) -> SRMethod:
+def load_method(method: str, scale: int, precision: Precision | None, name: str | None = None, *,
+                self_ensemble: bool = False) -> SRMethod:
     """Make the SR callable named by ``--method``.
 
     Args:
@@ -132,6 +133,8 @@ def load_method(method: str, scale: int, precision: Precision | None, name: str 
         scale: the upscaling factor asked for.
         precision: device and autocast mode of a generator (None for classical methods).
         name: display name (default: the method, or the checkpoint's ``model``).
+        self_ensemble: a generator averages its outputs over the eight flips and rotations of
+            its input (:class:`~mri_sr.inference.Inference`); classical methods ignore it.
 
     Raises:
         MriSrError: not a known method nor a file, an unreadable checkpoint, or a checkpoint made
@@ -147,6 +150,7 @@ def load_method(method: str, scale: int, precision: Precision | None, name: str 
         raise MriSrError(f"{path}: checkpoint is a x{generator.scale} model, but the evaluation scale is x{scale}")
     if generator.in_channels not in (1, 3):
         raise MriSrError(f"{path}: generator takes {generator.in_channels} channels; evaluation supports 1 or 3")
-    inference = Inference(generator.net, precision, batch_size=MAX_BATCH, max_pixels=BATCH_PIXELS, name=str(path))
+    inference = Inference(generator.net, precision, batch_size=MAX_BATCH, max_pixels=BATCH_PIXELS,
+                          self_ensemble=self_ensemble, name=str(path))
     return SRMethod(name=name or generator.name, kind="checkpoint", scale=scale, in_channels=generator.in_channels,
                     net_g=inference, source=str(path), info=generator.info)

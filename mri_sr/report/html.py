@@ -30,7 +30,10 @@ _CONSISTENCY_NOTE = ("LR consistency: the SR output degraded again as the LR inp
                      "degradation without noise; natural images: MATLAB bicubic) against the LR input, PSNR in dB. "
                      "Low values mean the output holds structure the input does not support. Values are mean ± std "
                      "over images; the best of each column is in bold. HFEN: the L2 norm of the Laplacian-of-Gaussian "
-                     "(sigma 1.5 px) filtered error relative to that of the LoG-filtered HR; lower is better.")
+                     "(sigma 1.5 px) filtered error relative to that of the LoG-filtered HR; lower is better. "
+                     "Inference: x8 self-ensemble averages a generator's outputs over the eight flips and "
+                     "rotations of its input; data consistency (MRI) projects the output onto the images whose "
+                     "central k-space agrees with the LR up to its noise level.")
 
 
 def _cell(text: str, bold: bool, **data: Any) -> str:
@@ -39,13 +42,21 @@ def _cell(text: str, bold: bool, **data: Any) -> str:
     return f"<td{attrs}>{body}</td>"
 
 
+def _inference(result: dict[str, Any]) -> str:
+    """How a generator's output was made beyond one forward pass (see :mod:`mri_sr.inference`)."""
+    steps = (["x8 self-ensemble"] if result.get("self_ensemble") else []) + (
+        ["data consistency"] if result.get("data_consistency") else [])
+    return " + ".join(steps) or "–"
+
+
 def summary_table(group: Group) -> str:
     """Methods x metrics (mean ± std), the best value of each column in bold."""
     columns = columns_for(group)
     flags = {c.key: best_flags([c.mean(r) for r in group.results], c.digits, c.higher) for c in columns}
     head = "".join(f'<th data-key="{c.key}">{escape(c.label)}</th>' for c in columns)
     lines = [f'<table class="summary" data-dataset="{escape(group.dataset)}" data-scale="{group.scale}">',
-             f"<thead><tr><th>method</th>{head}<th>images</th><th>seconds</th><th>device</th></tr></thead><tbody>"]
+             (f"<thead><tr><th>method</th>{head}<th>images</th><th>seconds</th><th>device</th><th>inference</th>"
+              "</tr></thead><tbody>")]
     for i, result in enumerate(group.results):
         cells = ""
         for column in columns:
@@ -54,7 +65,7 @@ def summary_table(group: Group) -> str:
                            value="" if mean is None else repr(mean))
         lines.append(f'<tr data-method="{escape(result["method"])}"><td>{escape(result["method"])}</td>{cells}'
                      f'<td>{len(result["images"])}</td><td>{escape(str(result.get("seconds", "")))}</td>'
-                     f'<td>{escape(str(result.get("device", "")))}</td></tr>')
+                     f'<td>{escape(str(result.get("device", "")))}</td><td>{escape(_inference(result))}</td></tr>')
     lines.append("</tbody></table>")
     return "\n".join(lines)
 

@@ -23,8 +23,9 @@ def run_through_plane(args: argparse.Namespace) -> None:
     """Call :func:`mri_sr.throughplane.run.through_plane_file` with the parsed arguments."""
     from mri_sr.throughplane.run import through_plane_file
 
-    if args.method is not None or args.axis is not None or args.fuse_orthogonal:
-        raise MriSrError(f"{args.output}: --through-plane takes no --method, --axis or --fuse-orthogonal")
+    if args.method is not None or args.axis is not None or args.fuse_orthogonal or args.self_ensemble:
+        raise MriSrError(f"{args.output}: --through-plane takes no --method, --axis, --fuse-orthogonal or "
+                         "--self-ensemble")
     through_plane_file(args.input, args.output, scale=args.scale, model=args.model, checkpoint=args.checkpoint,
                        minutes=args.minutes, iterations=args.iterations, seed=args.seed, device=args.device,
                        precision=args.precision,

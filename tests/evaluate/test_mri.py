@@ -152,3 +152,19 @@ def test_generators_are_scored_after_kspace_data_consistency(cli, mni_crop, make
     assert projected["psnr"] > raw["psnr"] + 3
     bicubic = evaluate("bicubic", str(tmp_path / "x2"), 2, str(tmp_path / "bicubic.json"))
     assert bicubic["data_consistency"] is None
+
+
+def test_self_ensemble_is_recorded_and_changes_a_generators_output(cli, prepared_x2, make_checkpoint, tmp_path):
+    results = {}
+    for flags in ((), ("--self-ensemble",)):
+        out = tmp_path / f"metrics{len(flags)}.json"
+        code, _, err = cli("evaluate", "--method", make_checkpoint(2), "--dataset", prepared_x2, "--scale", 2,
+                           "--out", out, "--device", "cpu", *flags)
+        assert code == 0, err
+        results[flags] = json.loads(out.read_text())
+    plain, ensembled = results[()], results[("--self-ensemble",)]
+    assert plain["self_ensemble"] is False and ensembled["self_ensemble"] is True
+    assert all(math.isfinite(i["psnr"]) for i in ensembled["images"])
+    assert ensembled["psnr"] != plain["psnr"]  # an untrained generator is not flip/rotation equivariant
+    bicubic = evaluate("bicubic", str(prepared_x2), 2, str(tmp_path / "bicubic.json"), self_ensemble=True)
+    assert bicubic["self_ensemble"] is False

@@ -99,6 +99,7 @@ def test_cli_writes_the_upscaled_scan_and_a_reusable_model(cli, tmp_path):
     ((1.0, 1.0, 6.0), [], "factor 6 is not supported"),
     ((1.0, 1.0, 3.5), [], "not an integer factor"),
     ((1.0, 1.0, 4.0), ["--method", "bicubic"], "takes no --method"),
+    ((1.0, 1.0, 4.0), ["--self-ensemble"], "--self-ensemble"),
 ])
 def test_cli_bad_geometry_one_line_no_output(cli, tmp_path, spacing, extra, words):
     _save(_thick_volume(spacing=spacing, shape=(12, 12, 6)), tmp_path / "scan.nii.gz")

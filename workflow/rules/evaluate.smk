@@ -9,6 +9,7 @@ rule evaluate:
         method=method_arg,
         dataset=dataset_arg,
         mask="--mask" if config["evaluation"]["mask"] else "",
+        ensemble="--self-ensemble" if config["evaluation"]["self_ensemble"] else "",
         device=config["evaluation"]["device"],
         precision=config["evaluation"]["precision"],
     log:
@@ -22,7 +23,7 @@ rule evaluate:
         "../envs/mri-sr.yaml"
     shell:
         "mri-sr evaluate --method {params.method} --dataset {params.dataset} --scale {wildcards.scale} "
-        "--name {wildcards.method} --out {output.metrics} --images {output.images} {params.mask} "
+        "--name {wildcards.method} --out {output.metrics} --images {output.images} {params.mask} {params.ensemble} "
         "--device {params.device} --precision {params.precision} > {log} 2>&1"
 
 
