@@ -51,3 +51,13 @@ def test_batch_equals_single_and_benchmark_crop() -> None:
     assert benchmark_hfen(sr8, hr8, 4) == hfen(sr8[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4].astype(float),
                                                hr8[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4].astype(float),
                                                crop_border=4)
+
+
+def test_separable_filtering_equals_the_15x15_kernel() -> None:
+    hr = _mni_slice()
+    sr = gaussian_filter(hr, 1.0)
+    kernel = log_kernel()[None, None]
+    as_batch = [torch.from_numpy(a)[None, None] for a in (sr, hr)]
+    direct = (torch.nn.functional.conv2d(as_batch[0] - as_batch[1], kernel).norm()
+              / torch.nn.functional.conv2d(as_batch[1], kernel).norm())
+    np.testing.assert_allclose(hfen_batch(*as_batch).numpy(), [direct.item()], rtol=1e-10)
