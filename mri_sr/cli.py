@@ -105,11 +105,11 @@ def cmd_upscale(args: argparse.Namespace) -> None:
     options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
                              series=args.series, fuse_orthogonal=args.fuse_orthogonal,
-                             self_ensemble=args.self_ensemble)
+                             self_ensemble=args.self_ensemble, data_consistency=not args.no_data_consistency)
     upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options)
 
 
-SELF_ENSEMBLE_HELP = "run a generator on the 8 flips and rotations of each slice and average the outputs"
+SELF_ENSEMBLE_HELP = "run a generator on the 4 quarter turns of each slice and average the outputs"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,7 +203,10 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--fuse-orthogonal", action="store_true",
                    help="isotropic scans: upscale along two axes and average")
-    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP + " (8x the time)")
+    p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP + " (4x the time)")
+    p.add_argument("--no-data-consistency", action="store_true",
+                   help="keep the generator's output as it is (default for a generator trained on k-space-"
+                        "truncated LR: projected onto the scan's own k-space up to the training noise level)")
     add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
 

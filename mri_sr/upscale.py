@@ -61,7 +61,7 @@ def check_volume(volume: Volume, name: str) -> None:
 
 def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int | None = None,
                    axis: int | None = None, percentiles: tuple[float, float] | None = None, batch_size: int = 8,
-                   progress: bool = True, name: str = "input") -> Volume:
+                   noise_sigma: float | None = None, progress: bool = True, name: str = "input") -> Volume:
     """Super-resolve every slice of a 3D volume along ``axis``; the result keeps its place in space.
 
     Args:
@@ -74,6 +74,9 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         percentiles: (low, high) percentiles in [0, 100] that map this volume to [0, 1] for the
             generator (the checkpoint's ``normalisation``).
         batch_size: LR slices read per step.
+        noise_sigma: with a generator: project each output slice onto the images whose central
+            k-space agrees with the (normalised) input slice up to this noise level
+            (:func:`~mri_sr.data.kspace.kspace_consistency`); None: the output as it is.
         progress: show a tqdm progress bar (stderr).
         name: file name for messages.
 
@@ -107,7 +110,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         for start in range(0, count, batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr_stack[start:start + batch_size], dtype=np.float32))
             batch = batch.unsqueeze(1)
-            sr_batch = _run_normalised(sr, batch, low, span) if is_net else run_adaptive(sr, batch, plan)
+            sr_batch = _run_normalised(sr, batch, low, span, noise_sigma) if is_net else run_adaptive(sr, batch, plan)
             out[start:start + len(batch)] = sr_batch[:, 0].cpu().numpy()
             bar.update(len(batch))
     factors = tuple(scale if a != axis else 1 for a in range(3))
@@ -115,20 +118,22 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
                   f"{volume.source}, upscaled x{scale} in-plane (slice axis {axis})")
 
 
-def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float) -> torch.Tensor:
+def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float,
+                    noise_sigma: float | None = None) -> torch.Tensor:
     """Scanner units -> [0, 1] (clipped) -> generator -> scanner units, extremes added back.
 
     Args:
         sr: the generator's inference path.
         lr: (B, 1, h, w) float32 LR slices in scanner units (CPU).
         low, span: the normalisation: ``(x - low) / span`` maps the volume's percentiles to 0 and 1.
+        noise_sigma: normalised noise level for k-space data consistency, or None for none.
 
     Returns:
         (B, 1, h * s, w * s) float32 in scanner units, on the inference device.
     """
     lr = ((lr - low) / span).to(sr.device)
     clipped = lr.clamp(0.0, 1.0)
-    out = sr(clipped)
+    out = sr(clipped, noise_sigma)
     excess = lr - clipped  # non-zero only beyond the percentiles
     if bool(excess.any()):
         out += imresize_torch(excess, scale=sr.scale)
@@ -179,8 +184,16 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
     return Volume(fused, upscaled_affine(volume.affine, (factor, factor, factor)), source)
 
 
-def load_upscaler(checkpoint: str | Path, options: UpscaleOptions) -> tuple[Inference, tuple[float, float]]:
-    """The inference path of a checkpoint's generator and its normalisation percentiles.
+def load_upscaler(checkpoint: str | Path,
+                  options: UpscaleOptions) -> tuple[Inference, tuple[float, float], float | None]:
+    """The inference path of a checkpoint's generator, its normalisation percentiles, and the noise
+    level of its k-space data consistency (None: none).
+
+    Data consistency applies (``options.data_consistency``) to a generator trained on
+    k-space-truncated LR without blur: that is how a scan relates to a finer acquisition of the
+    same anatomy, so the output keeps the scan's own k-space, up to the training noise level
+    (the level ``evaluate`` projects at). A real scan is usually less noisy than that: the ball is
+    then larger than needed, which is safe (it still holds the true image) but corrects less.
 
     Raises:
         MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, or
@@ -197,7 +210,13 @@ def load_upscaler(checkpoint: str | Path, options: UpscaleOptions) -> tuple[Infe
         raise MriSrError(f"{checkpoint}: checkpoint has no 'normalisation' percentiles")
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
-    return inference, generator.percentiles
+    degradation = generator.info.get("degradation") or {}
+    kspace = degradation.get("kind") == "kspace" and float(degradation.get("blur_sigma", 0.0)) == 0.0
+    noise_sigma = float(degradation.get("noise_sigma", 0.0)) if kspace and options.data_consistency else None
+    if noise_sigma is not None:
+        log.info("%s: outputs projected onto the scan's k-space up to noise %.3g (--no-data-consistency: off)",
+                 checkpoint, noise_sigma)
+    return inference, generator.percentiles, noise_sigma
 
 
 def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Path | None = None,
@@ -221,18 +240,19 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
     if (checkpoint is None) == (method is None):
         raise MriSrError(f"{output}: give exactly one of --checkpoint and --method")
     if checkpoint is not None:
-        sr, percentiles = load_upscaler(checkpoint, options)
+        sr, percentiles, noise_sigma = load_upscaler(checkpoint, options)
         scale, how = sr.scale, f"checkpoint {Path(checkpoint).name}"
     elif method == "bicubic":
         scale = options.scale or 2
-        sr, percentiles, how = bicubic(scale), None, method
+        sr, percentiles, noise_sigma, how = bicubic(scale), None, None, method
     else:
         raise MriSrError(f"--method {method}: unknown (known: bicubic)")
     name = str(input)
     scan = load_volume(input, series=options.series).select(options.volume, name=name)
     upscale = upscale_volume_orthogonal if options.fuse_orthogonal else upscale_volume
     result = upscale(scan, sr, scale=scale, axis=options.axis, percentiles=percentiles,
-                     batch_size=options.batch_size, progress=options.progress, name=name)
+                     batch_size=options.batch_size, noise_sigma=noise_sigma, progress=options.progress,
+                     name=name)
     save_nifti(Volume(result.data, result.affine, f"{result.source} with {how}"), output)
     log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),
              " x ".join(f"{s:.4g}" for s in result.spacing))

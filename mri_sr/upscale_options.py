@@ -25,7 +25,9 @@ class UpscaleOptions:
         volume: time point (0-based) of a 4D scan; required for 4D input.
         series: series of a DICOM folder holding several.
         fuse_orthogonal: isotropic scans: upscale along two axes and average.
-        self_ensemble: average a generator's outputs over the 8 flips and rotations of each slice.
+        self_ensemble: average a generator's outputs over the 4 quarter turns of each slice.
+        data_consistency: project the outputs of a generator trained on k-space-truncated LR onto
+            the scan's own k-space, up to the training noise level (:func:`mri_sr.upscale.load_upscaler`).
         progress: show a progress bar.
 
     Raises:
@@ -43,6 +45,7 @@ class UpscaleOptions:
     series: str | None = None
     fuse_orthogonal: bool = False
     self_ensemble: bool = False
+    data_consistency: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -46,7 +46,7 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         data_consistency: MRI only: project a generator's output onto its LR's k-space
             data-consistency ball at the prepared degradation's noise level
             (:func:`mri_sr.data.kspace.kspace_consistency`; k-space degradations without blur).
-        self_ensemble: a generator averages its outputs over the eight flips and rotations of
+        self_ensemble: a generator averages its outputs over the four quarter turns of
             each input (recorded as ``self_ensemble``; always False for classical methods).
 
     Returns:

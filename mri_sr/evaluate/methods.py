@@ -133,7 +133,7 @@ def load_method(method: str, scale: int, precision: Precision | None, name: str 
         scale: the upscaling factor asked for.
         precision: device and autocast mode of a generator (None for classical methods).
         name: display name (default: the method, or the checkpoint's ``model``).
-        self_ensemble: a generator averages its outputs over the eight flips and rotations of
+        self_ensemble: a generator averages its outputs over the four quarter turns of
             its input (:class:`~mri_sr.inference.Inference`); classical methods ignore it.
 
     Raises:

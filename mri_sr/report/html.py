@@ -31,8 +31,8 @@ _CONSISTENCY_NOTE = ("LR consistency: the SR output degraded again as the LR inp
                      "Low values mean the output holds structure the input does not support. Values are mean ± std "
                      "over images; the best of each column is in bold. HFEN: the L2 norm of the Laplacian-of-Gaussian "
                      "(sigma 1.5 px) filtered error relative to that of the LoG-filtered HR; lower is better. "
-                     "Inference: x8 self-ensemble averages a generator's outputs over the eight flips and "
-                     "rotations of its input; data consistency (MRI) projects the output onto the images whose "
+                     "Inference: self-ensemble averages a generator's outputs over the four quarter turns of "
+                     "its input; data consistency (MRI) projects the output onto the images whose "
                      "central k-space agrees with the LR up to its noise level.")
 
 
@@ -44,7 +44,7 @@ def _cell(text: str, bold: bool, **data: Any) -> str:
 
 def _inference(result: dict[str, Any]) -> str:
     """How a generator's output was made beyond one forward pass (see :mod:`mri_sr.inference`)."""
-    steps = (["x8 self-ensemble"] if result.get("self_ensemble") else []) + (
+    steps = (["self-ensemble"] if result.get("self_ensemble") else []) + (
         ["data consistency"] if result.get("data_consistency") else [])
     return " + ".join(steps) or "–"
 
