@@ -157,6 +157,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output checkpoint")
     p.set_defaults(func=cmd_interpolate)
 
+    _add_evaluate(sub)
+
+    p = sub.add_parser("report", help="one self-contained HTML page (+ CSV) over metrics JSON files")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (mri-sr evaluate --out)")
+    p.add_argument("--runs", nargs="*", default=[], help="training run folders (curves, wall times)")
+    p.add_argument("--config", help="resolved workflow config to show in the report")
+    p.add_argument("--out", required=True, help="HTML file; the CSV goes beside it")
+    p.set_defaults(func=cmd_report)
+
+    _add_upscale(sub)
+    add_report_parser(sub)
+    return parser
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a method on a benchmark folder or prepared test split")
     p.add_argument("--method", required=True, help="bicubic | nearest | lanczos | path to a checkpoint")
     p.add_argument("--dataset", required=True, help="folder with HR/*.png, or a prepared folder (test split)")
@@ -172,17 +187,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "data-consistency ball at the prepared noise level)")
     p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
     p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("report", help="one self-contained HTML page (+ CSV) over metrics JSON files")
-    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files (mri-sr evaluate --out)")
-    p.add_argument("--runs", nargs="*", default=[], help="training run folders (curves, wall times)")
-    p.add_argument("--config", help="resolved workflow config to show in the report")
-    p.add_argument("--out", required=True, help="HTML file; the CSV goes beside it")
-    p.set_defaults(func=cmd_report)
-
-    _add_upscale(sub)
-    add_report_parser(sub)
-    return parser
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:

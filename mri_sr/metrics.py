@@ -17,9 +17,9 @@ training validation on (B, C, H, W) tensors); the NumPy functions :func:`psnr` a
   (MATLAB ``fspecial('log', 15, 1.5)``: zero-sum), 'valid' filtering. Relative, so no
   ``data_range``; 0 for identical images, larger is worse; it sees lost sharpness that PSNR
   weighs little.
-- SSIM's and HFEN's windows are filtered separably by SciPy on the CPU (:func:`_filter_valid`;
-  the LoG is three separable terms): torch's float64 2D convolution on the CPU unfolds every
-  window into memory and took 20 of the 24 s of an MRI evaluation; SciPy takes under a second.
+- SSIM's and HFEN's windows are filtered separably by SciPy (:mod:`mri_sr.separable`; the LoG is
+  three separable terms): torch's float64 2D convolution on the CPU unfolds every window into
+  memory and took 20 of the 24 s of an MRI evaluation; SciPy takes under a second.
 
 :func:`benchmark_psnr_ssim` applies the published SR-table convention to 8-bit RGB images: BT.601
 luma as MATLAB ``rgb2ycbcr`` (float, not rounded), a border of ``scale`` pixels cropped,
@@ -35,7 +35,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from monai.metrics import PSNRMetric
-from scipy.ndimage import correlate1d
+
+from mri_sr.separable import filter_valid, gaussian_taps, log_terms
 
 # MATLAB rgb2ycbcr: [Y, Cb, Cr] = offset + matrix @ [R, G, B] / 255, with RGB in [0, 255].
 _YCBCR_MATRIX = np.array(
@@ -139,49 +140,14 @@ def ssim_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop
         size = tuple(sr.shape[-2:])
         raise ValueError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after cropping, got {size}")
     batch = sr.shape[0]
-    gauss = _gaussian_taps(_SSIM_WINDOW, _SSIM_SIGMA)
+    gauss = gaussian_taps(_SSIM_WINDOW, _SSIM_SIGMA)
     # Separable 'valid' Gaussian filtering of the five moments, stacked along the batch axis.
-    moments = _filter_valid(torch.cat([sr, hr, sr * sr, hr * hr, sr * hr]), [(gauss / gauss.sum(), gauss / gauss.sum())])
+    moments = filter_valid(torch.cat([sr, hr, sr * sr, hr * hr, sr * hr]), [(gauss / gauss.sum(), gauss / gauss.sum())])
     mu_x, mu_y, mu_xx, mu_yy, mu_xy = moments.split(batch)
     var_x, var_y, cov_xy = mu_xx - mu_x**2, mu_yy - mu_y**2, mu_xy - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return ssim_map.mean(dim=(1, 2, 3))
-
-
-def _gaussian_taps(size: int, sigma: float) -> np.ndarray:
-    """``size`` samples of ``exp(-t^2 / (2 sigma^2))`` centred on the middle one (float64, not normalised)."""
-    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    return np.exp(-(t**2) / (2 * sigma**2))
-
-
-def _filter_valid(x: torch.Tensor, terms: list[tuple[np.ndarray, np.ndarray]]) -> torch.Tensor:
-    """'valid' correlation of (B, C, H, W) images with the 2D window ``sum(outer(rows, cols))``.
-
-    Each term filters H with ``rows`` and W with ``cols`` (equal odd lengths); the border that a
-    'valid' filter drops is cut off afterwards, so the boundary mode never shows. Computed by
-    SciPy in the input's dtype, returned on the input's device.
-    """
-    data = x.detach().cpu().numpy()
-    radius = len(terms[0][0]) // 2
-    total = None
-    for rows, cols in terms:
-        part = correlate1d(correlate1d(data, rows.astype(data.dtype), axis=-2, mode="nearest"),
-                           cols.astype(data.dtype), axis=-1, mode="nearest")
-        total = part if total is None else np.add(total, part, out=total)
-    inner = total[..., radius:total.shape[-2] - radius, radius:total.shape[-1] - radius]
-    return torch.from_numpy(np.ascontiguousarray(inner)).to(x.device)
-
-
-def _log_terms(size: int = _HFEN_SIZE, sigma: float = _HFEN_SIGMA) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`log_kernel` as three separable terms: with g the 1D Gaussian, S its 2D sum and m the
-    mean removed, ``g(x) g(y) (x^2 + y^2 - 2 sigma^2) / (sigma^4 S) - m`` is
-    ``[h(x) g(y) + g(x) h(y)] / (sigma^4 S) - m 1(x) 1(y)`` with ``h(t) = g(t) (t^2 - sigma^2)``."""
-    g = _gaussian_taps(size, sigma)
-    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    h = g * (t**2 - sigma**2) / (sigma**4 * g.sum() ** 2)
-    mean = 2 * h.sum() * g.sum() / size**2
-    return [(h, g), (g, h), (-mean * np.ones(size), np.ones(size))]
 
 
 def log_kernel(size: int = _HFEN_SIZE, sigma: float = _HFEN_SIGMA) -> torch.Tensor:
@@ -207,9 +173,9 @@ def hfen_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop
     """
     _check_pair(sr, hr)
     sr, hr = _crop(sr, crop_border), _crop(hr, crop_border)
-    terms = _log_terms()
-    error = _filter_valid(sr - hr, terms).flatten(1).norm(dim=1)
-    reference = _filter_valid(hr, terms).flatten(1).norm(dim=1)
+    terms = log_terms(_HFEN_SIZE, _HFEN_SIGMA)
+    error = filter_valid(sr - hr, terms).flatten(1).norm(dim=1)
+    reference = filter_valid(hr, terms).flatten(1).norm(dim=1)
     return torch.where(error == 0, torch.zeros_like(error), error / reference)
 
 

@@ -12,6 +12,12 @@ output is clamped to [0, 1] and mapped back to scanner units. Voxels beyond the 
 their scanner values. Bicubic upscaling (``method="bicubic"``) works on scanner units directly,
 unclipped (it may overshoot slightly at edges, as any cubic interpolation does).
 
+Data consistency. A generator trained on k-space-truncated LR has each output slice projected
+onto the images whose central k-space agrees with the input slice up to the training noise level
+(:func:`load_upscaler`, :func:`mri_sr.data.kspace.kspace_consistency`), in the normalised units,
+before the excess is added back: what the scanner measured stays, the network adds what lies
+beyond it.
+
 Memory is bounded by the batch: LR slices are read from the volume ``batch_size`` at a time and
 upscaled through :class:`mri_sr.inference.Inference` (device, precision, channels-last, tiling
 and the out-of-memory fallback), then written into the (whole) output array.
