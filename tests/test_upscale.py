@@ -243,7 +243,7 @@ def test_self_ensemble_keeps_the_geometry_and_the_gain_over_bicubic(trained):
                              for i, k in enumerate(test)])
               for name, vol in (("plain", outputs[False]), ("ensemble", outputs[True]), ("bicubic", cubic))}
     assert not np.array_equal(outputs[True].data, outputs[False].data)
-    # Averaging eight views of a trained model may not lose what one view gained over bicubic.
+    # Averaging four views of a trained model may not lose what one view gained over bicubic.
     assert scores["ensemble"] > scores["bicubic"] + 1.0 and scores["ensemble"] > scores["plain"] - 0.1, scores
 
 
