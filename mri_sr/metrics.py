@@ -141,8 +141,9 @@ def ssim_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop
         raise ValueError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after cropping, got {size}")
     batch = sr.shape[0]
     gauss = gaussian_taps(_SSIM_WINDOW, _SSIM_SIGMA)
+    gauss /= gauss.sum()
     # Separable 'valid' Gaussian filtering of the five moments, stacked along the batch axis.
-    moments = filter_valid(torch.cat([sr, hr, sr * sr, hr * hr, sr * hr]), [(gauss / gauss.sum(), gauss / gauss.sum())])
+    moments = filter_valid(torch.cat([sr, hr, sr * sr, hr * hr, sr * hr]), [(gauss, gauss)])
     mu_x, mu_y, mu_xx, mu_yy, mu_xy = moments.split(batch)
     var_x, var_y, cov_xy = mu_xx - mu_x**2, mu_yy - mu_y**2, mu_xy - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2

@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from mri_sr.checkpoint import load_generator
+from mri_sr.data.kspace import consistency_noise
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.resize import imresize_torch
 from mri_sr.device import Precision, pick_device
@@ -216,9 +217,9 @@ def load_upscaler(checkpoint: str | Path,
         raise MriSrError(f"{checkpoint}: checkpoint has no 'normalisation' percentiles")
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
-    degradation = generator.info.get("degradation") or {}
-    kspace = degradation.get("kind") == "kspace" and float(degradation.get("blur_sigma", 0.0)) == 0.0
-    noise_sigma = float(degradation.get("noise_sigma", 0.0)) if kspace and options.data_consistency else None
+    trained_on = generator.info.get("degradation") or {}
+    noise_sigma = consistency_noise(trained_on.get("kind", ""), trained_on.get("blur_sigma", 0.0),
+                                    trained_on.get("noise_sigma", 0.0)) if options.data_consistency else None
     if noise_sigma is not None:
         log.info("%s: outputs projected onto the scan's k-space up to noise %.3g (--no-data-consistency: off)",
                  checkpoint, noise_sigma)

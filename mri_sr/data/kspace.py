@@ -59,6 +59,15 @@ def kspace_truncate_torch(hr: torch.Tensor, scale: int) -> torch.Tensor:
     return (torch.fft.ifft2(low).abs() / scale**2).to(hr.dtype)
 
 
+def consistency_noise(kind: str, blur_sigma: float, noise_sigma: float) -> float | None:
+    """The noise level at which to project onto the LR's k-space (:func:`kspace_consistency`) for
+    LR made by this degradation: its noise level for k-space truncation without blur, else None
+    (bicubic LR, or LR blurred first, is not a truncation of the HR's k-space)."""
+    if kind != "kspace" or float(blur_sigma) != 0.0:
+        return None
+    return float(noise_sigma)
+
+
 def kspace_consistency(sr: torch.Tensor, lr: torch.Tensor, scale: int, noise_sigma: float) -> torch.Tensor:
     """Project SR images onto the set of images that agree with their LR images up to the noise.
 

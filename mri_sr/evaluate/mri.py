@@ -30,6 +30,7 @@ from scipy.ndimage import binary_dilation
 
 from mri_sr.data.dataset import load_split
 from mri_sr.data.prepare import FOREGROUND_LEVEL
+from mri_sr.data.kspace import consistency_noise
 from mri_sr.errors import MriSrError
 from mri_sr.data.degrade import Degradation
 from mri_sr.evaluate.consistency import mri_degradation, mri_lr_consistency
@@ -140,14 +141,6 @@ def _check(method: SRMethod, folder: Path, items: list[dict[str, Any]], scale: i
                     meta["norm_low_percentile"], meta["norm_high_percentile"])
 
 
-def consistency_sigma(meta: dict[str, Any]) -> float | None:
-    """The noise level of a manifest row's k-space degradation, for the data-consistency step of a
-    generator's output; None when the LR was made otherwise (bicubic, or blurred first)."""
-    if meta["degradation"] != "kspace" or float(meta["blur_sigma"]) != 0.0:
-        return None
-    return float(meta["noise_sigma"])
-
-
 def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
                  images_dir: Path | None, data_consistency: bool = True) -> dict[str, Any]:
     """PSNR/SSIM (per slice and per volume) and LR consistency on a prepared test split.
@@ -159,7 +152,7 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         mask: also report metrics inside the foreground mask (under ``masked``).
         images_dir: where to save :data:`NUM_SAMPLES` example slices for the report, or None.
         data_consistency: project a generator's output onto its LR's k-space data-consistency
-            ball at the manifest's noise level (:func:`consistency_sigma`); classical methods
+            ball at the manifest's noise level (:func:`~mri_sr.data.kspace.consistency_noise`); classical methods
             are measured as they are.
 
     Returns:
@@ -184,7 +177,9 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
     for k, (subject, slices) in enumerate(volumes):
         lr = np.stack([it["lr"][0] for it in slices])
         hr = np.stack([it["hr"][0] for it in slices])
-        sigma = consistency_sigma(slices[0]["meta"]) if use_consistency else None
+        meta = slices[0]["meta"]
+        sigma = (consistency_noise(meta["degradation"], meta["blur_sigma"], meta["noise_sigma"])
+                 if use_consistency else None)
         sr = method.upscale_float(lr[:, None], sigma)[:, 0]
         if sr.shape != hr.shape:
             raise MriSrError(f"{folder}: SR slices are {sr.shape[1:]}, HR slices {hr.shape[1:]}")
