@@ -163,7 +163,7 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
     Args:
         volume: 3D volume whose three spacings agree within 1 %.
         sr, scale, kwargs: as :func:`upscale_volume` (``percentiles``, ``batch_size``,
-            ``progress``, ``name``).
+            ``noise_sigma``, ``progress``, ``name``).
         axis: slice axis of pass A (pass B slices along ``(axis + 1) % 3``).
 
     Returns:
