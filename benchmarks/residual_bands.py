@@ -13,7 +13,16 @@ there to twice it, the detail super-resolution adds; ``top``: the rest), summed 
 - ``size``: ``|r| / |t|``.
 
 Also the mean PSNR over slices (clipped to [0, 1], as ``mri-sr evaluate``) of bicubic, of sinc,
-and of the generator with its residual scaled by 0.5 and 1. Prints one JSON object per dataset.
+and of the generator with its residual scaled by 0.5 and 1.
+
+``as_evaluated``: the output ``mri-sr evaluate`` scores (self-ensemble of four quarter turns, k-space
+data consistency at the manifest's noise level, clipped), its mean squared error split at the LR's
+band edge (``lr_band_mse``, ``sr_band_mse``: ``lr_band`` and the rest), ``missing_energy`` (the
+HR's energy beyond the LR's band: the error of the exact LR band with nothing beyond it) and
+``recovered`` (``1 - sr_band_mse / missing_energy``: the share of that energy the output gets right;
+below 0 the detail it adds does more harm than none). With the mean PSNR over slices of the
+output and of the two zero-filled LR bands (``zero_fill``: the noisy LR; ``exact_lr_band``: the
+noise-free truncation of HR). Prints one JSON object per dataset.
 
     python benchmarks/residual_bands.py CHECKPOINT PREPARED_FOLDER [PREPARED_FOLDER ...] [--every 3]
 """
@@ -29,7 +38,14 @@ import torch
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.dataset import load_split
+from mri_sr.data.kspace import (
+    consistency_noise,
+    kspace_truncate_torch,
+    kspace_zero_fill,
+)
 from mri_sr.data.resize import imresize
+from mri_sr.device import Precision, pick_device
+from mri_sr.evaluate.methods import load_method
 from mri_sr.metrics import psnr
 from mri_sr.nets.upsample import upsample
 
@@ -41,6 +57,12 @@ def _psnr(image: np.ndarray, hr: np.ndarray) -> float:
     return psnr(np.clip(image, 0, 1), hr, data_range=1.0)
 
 
+def _band_index(shape: tuple[int, ...], scale: int) -> np.ndarray:
+    """``max(|kx|, |ky|)`` of each FFT bin in units of 1/scale of the HR Nyquist frequency."""
+    ky, kx = (np.abs(np.fft.fftfreq(n)) * 2 * scale for n in shape)
+    return np.maximum(ky[:, None], kx[None, :])
+
+
 def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
     sums = {name: np.zeros(3) for name in BANDS}  # <r,t>, <r,r>, <t,t>
     psnr: dict[str, list[float]] = {"bicubic": [], "sinc": [], "residual_x0.5": [], "residual_x1": []}
@@ -50,8 +72,7 @@ def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
             sinc = upsample(lr, scale, "sinc")[0, 0].double().numpy()
             sr = net(lr)[0, 0].double().numpy()
         r, t = np.fft.fft2(sr - sinc), np.fft.fft2(hr - sinc)
-        ky, kx = (np.abs(np.fft.fftfreq(n)) * 2 * scale for n in hr.shape)
-        k = np.maximum(ky[:, None], kx[None, :])
+        k = _band_index(hr.shape, scale)
         for name, (low, high) in BANDS.items():
             band = (k >= low) & (k < high)
             rb, tb = r[band], t[band]
@@ -66,6 +87,32 @@ def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
             "psnr": {name: float(np.mean(values)) for name, values in psnr.items()}}
 
 
+def as_evaluated(checkpoint: str, scale: int, folder: Path, every: int) -> dict:
+    """Error of the output ``mri-sr evaluate`` scores, split at the LR's band edge (module docstring)."""
+    method = load_method(checkpoint, scale, Precision.choose(pick_device("cpu"), "auto"), self_ensemble=True)
+    sums = np.zeros(3)  # LR-band error, beyond-band error, HR energy beyond the band (sums of squares)
+    pixels = 0
+    psnr: dict[str, list[float]] = {"output": [], "zero_fill": [], "exact_lr_band": []}
+    for item in load_split(folder, "test")[::every]:
+        meta, hr = item["meta"], item["hr"][0].astype(np.float64)
+        sigma = consistency_noise(meta["degradation"], meta["blur_sigma"], meta["noise_sigma"])
+        sr = method.upscale_float(item["lr"][None], sigma)[0, 0].astype(np.float64)
+        beyond = _band_index(hr.shape, scale) >= 1.0
+        e, t = np.fft.fft2(sr - hr), np.fft.fft2(hr)
+        norm = hr.size  # Parseval: sum |x|^2 = sum |X|^2 / N
+        sums += [np.sum(np.abs(e[~beyond]) ** 2) / norm, np.sum(np.abs(e[beyond]) ** 2) / norm,
+                 np.sum(np.abs(t[beyond]) ** 2) / norm]
+        pixels += hr.size
+        noisy_lr = torch.from_numpy(item["lr"][None]).double()
+        exact_lr = kspace_truncate_torch(torch.from_numpy(hr)[None, None], scale)
+        psnr["output"].append(_psnr(sr, hr))
+        psnr["zero_fill"].append(_psnr(kspace_zero_fill(noisy_lr, scale)[0, 0].numpy(), hr))
+        psnr["exact_lr_band"].append(_psnr(kspace_zero_fill(exact_lr, scale)[0, 0].numpy(), hr))
+    lr_band, sr_band, missing = sums / pixels
+    return {"lr_band_mse": lr_band, "sr_band_mse": sr_band, "missing_energy": missing,
+            "recovered": 1.0 - sr_band / missing, "psnr": {name: float(np.mean(v)) for name, v in psnr.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
@@ -76,6 +123,7 @@ def main() -> None:
     generator = load_generator(args.checkpoint)
     for folder in args.datasets:
         result = analyse(generator.net.float(), generator.scale, folder, args.every)
+        result["as_evaluated"] = as_evaluated(args.checkpoint, generator.scale, folder, args.every)
         print(json.dumps({"checkpoint": args.checkpoint, **result}))
 
 
