@@ -45,7 +45,7 @@ from mri_sr.data.kspace import (
 )
 from mri_sr.data.resize import imresize
 from mri_sr.device import Precision, pick_device
-from mri_sr.evaluate.methods import load_method
+from mri_sr.evaluate.methods import SRMethod, load_method
 from mri_sr.metrics import psnr
 from mri_sr.nets.upsample import upsample
 
@@ -87,9 +87,9 @@ def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
             "psnr": {name: float(np.mean(values)) for name, values in psnr.items()}}
 
 
-def as_evaluated(checkpoint: str, scale: int, folder: Path, every: int) -> dict:
-    """Error of the output ``mri-sr evaluate`` scores, split at the LR's band edge (module docstring)."""
-    method = load_method(checkpoint, scale, Precision.choose(pick_device("cpu"), "auto"), self_ensemble=True)
+def as_evaluated(method: SRMethod, scale: int, folder: Path, every: int) -> dict:
+    """Error of the output ``mri-sr evaluate --self-ensemble`` scores (``method`` loaded with
+    ``self_ensemble=True``), split at the LR's band edge (module docstring)."""
     sums = np.zeros(3)  # LR-band error, beyond-band error, HR energy beyond the band (sums of squares)
     pixels = 0
     psnr: dict[str, list[float]] = {"output": [], "zero_fill": [], "exact_lr_band": []}
@@ -121,9 +121,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     generator = load_generator(args.checkpoint)
+    evaluated = load_method(args.checkpoint, generator.scale, Precision.choose(pick_device("cpu"), "auto"),
+                            self_ensemble=True)
     for folder in args.datasets:
         result = analyse(generator.net.float(), generator.scale, folder, args.every)
-        result["as_evaluated"] = as_evaluated(args.checkpoint, generator.scale, folder, args.every)
+        result["as_evaluated"] = as_evaluated(evaluated, generator.scale, folder, args.every)
         print(json.dumps({"checkpoint": args.checkpoint, **result}))
 
 
