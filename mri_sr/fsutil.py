@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mri_sr.errors import MriSrError
+from mri_sr.signals import raise_if_terminated
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             umask = os.umask(0)
             os.umask(umask)
             tmp_path.chmod(0o666 & ~umask)
+        raise_if_terminated()
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

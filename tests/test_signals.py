@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from mri_sr import fsutil
-from mri_sr.fsutil import remove_stale_temporaries, temp_prefix
+from mri_sr.fsutil import atomic_path, remove_stale_temporaries, temp_prefix
+from mri_sr.signals import Terminated, sigterm_raises
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 120
@@ -100,3 +101,37 @@ def test_a_later_run_removes_only_stale_temporaries_of_its_own(tmp_path):
         os.utime(path, (old, old))
     assert sorted(remove_stale_temporaries(target)) == sorted([stale_file, stale_folder])
     assert sorted(tmp_path.iterdir()) == sorted([live, *users])
+
+
+class SigtermFromFinaliser:
+    """Sends this process SIGTERM from its ``__del__``: the handler runs there, and Python prints and
+    ignores its exception (as when the signal lands in an import lock's weakref callback)."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs at the first of these calls
+            time.sleep(0.001)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_whose_exception_was_lost_still_stops_the_commit(tmp_path):
+    went_on = False
+    with pytest.raises(Terminated), sigterm_raises():
+        with atomic_path(tmp_path / "out.json", suffix=".json") as tmp:
+            tmp.write_text("{}")
+            SigtermFromFinaliser()  # dropped at once: its __del__ runs here
+            went_on = True
+    assert went_on, "the handler's exception was not lost, so this test shows nothing"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_lost_after_the_last_commit_still_ends_the_run_as_terminated(tmp_path):
+    went_on = False
+    with pytest.raises(Terminated), sigterm_raises():
+        SigtermFromFinaliser()
+        went_on = True
+    assert went_on
+    with atomic_path(tmp_path / "later.json") as tmp:  # the block's end forgets the signal
+        tmp.write_text("{}")
+    assert (tmp_path / "later.json").read_text() == "{}"

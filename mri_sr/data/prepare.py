@@ -21,6 +21,7 @@ from mri_sr.fsutil import check_output_folder, temp_dir_beside
 from mri_sr.io import load_volume
 from mri_sr.io.orientation import reorient
 from mri_sr.io.volume import Volume
+from mri_sr.signals import raise_if_terminated
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def check_replaceable(out_dir: Path) -> None:
 
 def _install(tmp: Path, out_dir: Path) -> None:
     """Rename the finished ``tmp`` folder to ``out_dir``, replacing a previous prepared folder."""
+    raise_if_terminated()
     (tmp / MARKER).write_text("written by mri-sr prepare; this folder is replaced when prepare reruns\n")
     tmp.chmod(0o755)
     if out_dir.exists():
