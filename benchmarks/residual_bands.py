@@ -63,10 +63,10 @@ def _band_index(shape: tuple[int, ...], scale: int) -> np.ndarray:
     return np.maximum(ky[:, None], kx[None, :])
 
 
-def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
+def analyse(net: torch.nn.Module, scale: int, items: list[dict]) -> dict:
     sums = {name: np.zeros(3) for name in BANDS}  # <r,t>, <r,r>, <t,t>
     psnr: dict[str, list[float]] = {"bicubic": [], "sinc": [], "residual_x0.5": [], "residual_x1": []}
-    for item in load_split(folder, "test")[::every]:
+    for item in items:
         lr, hr = torch.from_numpy(item["lr"][None]), item["hr"][0].astype(np.float64)
         with torch.no_grad():
             sinc = upsample(lr, scale, "sinc")[0, 0].double().numpy()
@@ -83,17 +83,17 @@ def analyse(net: torch.nn.Module, scale: int, folder: Path, every: int) -> dict:
         psnr["residual_x1"].append(_psnr(sr, hr))
     bands = {name: {"alpha": rt / rr, "explained": rt * rt / (rr * tt), "size": float(np.sqrt(rr / tt))}
              for name, (rt, rr, tt) in sums.items()}
-    return {"dataset": str(folder), "slices": len(psnr["sinc"]), "bands": bands,
+    return {"slices": len(psnr["sinc"]), "bands": bands,
             "psnr": {name: float(np.mean(values)) for name, values in psnr.items()}}
 
 
-def as_evaluated(method: SRMethod, scale: int, folder: Path, every: int) -> dict:
+def as_evaluated(method: SRMethod, scale: int, items: list[dict]) -> dict:
     """Error of the output ``mri-sr evaluate --self-ensemble`` scores (``method`` loaded with
     ``self_ensemble=True``), split at the LR's band edge (module docstring)."""
     sums = np.zeros(3)  # LR-band error, beyond-band error, HR energy beyond the band (sums of squares)
     pixels = 0
     psnr: dict[str, list[float]] = {"output": [], "zero_fill": [], "exact_lr_band": []}
-    for item in load_split(folder, "test")[::every]:
+    for item in items:
         meta, hr = item["meta"], item["hr"][0].astype(np.float64)
         sigma = consistency_noise(meta["degradation"], meta["blur_sigma"], meta["noise_sigma"])
         sr = method.upscale_float(item["lr"][None], sigma)[0, 0].astype(np.float64)
@@ -124,9 +124,10 @@ def main() -> None:
     evaluated = load_method(args.checkpoint, generator.scale, Precision.choose(pick_device("cpu"), "auto"),
                             self_ensemble=True)
     for folder in args.datasets:
-        result = analyse(generator.net.float(), generator.scale, folder, args.every)
-        result["as_evaluated"] = as_evaluated(evaluated, generator.scale, folder, args.every)
-        print(json.dumps({"checkpoint": args.checkpoint, **result}))
+        items = load_split(folder, "test")[::args.every]
+        result = analyse(generator.net.float(), generator.scale, items)
+        result["as_evaluated"] = as_evaluated(evaluated, generator.scale, items)
+        print(json.dumps({"checkpoint": args.checkpoint, "dataset": str(folder), **result}))
 
 
 if __name__ == "__main__":
