@@ -16,14 +16,7 @@ The naive loop is what one writes first: per slice, NumPy normalisation, a (1, 1
 warm-up run of each, so that a busy machine slows both alike. Peak memory: on CUDA
 ``torch.cuda.max_memory_allocated`` above what was allocated before; on CPU the peak growth of
 the resident set of a fresh child process running the path once after loading its inputs
-(sampled every millisecond).
-
-Measured on the 2-core CPU development machine (torch 2.13 CPU, 2 threads, shared with other
-jobs), SRResNet x2 default width (1.37 M parameters), batch 8: 96x96x16 crop: naive 0.48,
-fast 1.88 slices/s (3.9x); 192x192x8 crop: naive 0.26, fast 0.44 slices/s (1.7x). Where the time
-went (96x96, slices/s): per-slice no_grad NCHW 0.49; + inference_mode 0.49; + channels-last 0.77;
-batch 8 NCHW 1.45; batch 8 channels-last 2.76 (same run, slower machine moment). torch.compile
-gained a further ~10 % over channels-last but cost 15-30 s of compilation, so it is not used.
+(sampled every millisecond). Measured figures: BENCHMARKS.md, "Volume upscaling".
 
 Usage::
 

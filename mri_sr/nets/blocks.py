@@ -75,8 +75,8 @@ class ImageSkip(nn.Module):
 
     ``mode``: ``bicubic`` or ``sinc`` (:mod:`mri_sr.nets.upsample`). Not part of SRGAN's or
     ESRGAN's published generators (off by default); with it a network starts from the
-    interpolation and learns only the missing detail, which is what makes
-    short CPU budgets beat bicubic. :func:`zero_init_` on the last conv makes the untrained
+    interpolation and learns only the missing detail, so short training runs start from
+    interpolation quality. :func:`zero_init_` on the last conv makes the untrained
     network return exactly the interpolated image. No parameters: state-dict keys are unchanged.
 
     With ``rows_only`` the input is interpolated along H only (the output keeps W).

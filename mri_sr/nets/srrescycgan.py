@@ -138,9 +138,9 @@ class SRResDNet(nn.Module):
     """SRResCycGAN's super-resolution generator G_HR.
 
     ``up = interpolate(lr)`` (fixed bilinear or bicubic interpolation, no parameters, as the
-    official release's ``F.interpolate(..., mode="bilinear", align_corners=False)``; a learned
-    transposed convolution, as the paper draws it, darkened the outer pixels through its zero
-    padding); ``out = clip(up - P(ResDNet(up)), 0, 1)``: the ResDNet learns the residual. P is the
+    official release's ``F.interpolate(..., mode="bilinear", align_corners=False)``, not the
+    learned transposed convolution the paper draws, whose zero padding darkens the outer
+    pixels); ``out = clip(up - P(ResDNet(up)), 0, 1)``: the ResDNet learns the residual. P is the
     L2 proximal projection of the residual onto a ball whose radius is exp(alpha) * sigma *
     sqrt(N - 1), sigma = max(wavelet-MAD noise estimate of ``up``, ``noise_floor``) and alpha a
     learned scalar (initialised to log 2), as in the official code apart from the floor.
@@ -199,8 +199,8 @@ class SRResDNet(nn.Module):
 
         Returns:
             (B, C, h*scale, w*scale) float; clipped to [0, 1] in eval mode. In training mode the
-            output is not clipped: a clip there zeroes the gradient of every saturated pixel,
-            and a network that saturates early (large learning rates) never recovers.
+            output is not clipped: a clip there would zero the gradient of every saturated
+            pixel, so a network that saturated could not learn its way back.
         """
         up = self.upsample(lr)
         residual = self.model(up)
