@@ -208,7 +208,8 @@ def read_generator_weights(path: str | Path) -> tuple[dict[str, Any], tuple[str,
     raise MriSrError(f"{path}: neither a state dict of tensors nor a checkpoint with a 'net_g' entry")
 
 
-# ESRGAN network interpolation (`mri-sr interpolate`): theta = (1 - alpha) * theta_psnr + alpha * theta_gan.
+# ESRGAN network interpolation (``mri-sr interpolate``, Wang et al. 2018):
+# theta = (1 - alpha) * theta_psnr + alpha * theta_gan, key by key.
 
 
 def _first_mismatch(psnr: dict, gan: dict) -> str | None:
@@ -274,10 +275,10 @@ def interpolate_checkpoints(
     """Write the interpolation of two generator weight files.
 
     Each input is a plain state dict or a checkpoint dict holding the generator: an mri-sr
-    checkpoint (``nets.net_g``), ``"net_g"``, or BasicSR's ``"params_ema"`` / ``"params"``. When the GAN file is a checkpoint, the
-    output is that checkpoint with its generator replaced and ``"interpolation": {"alpha", "psnr",
-    "gan"}`` added; otherwise a plain state dict. Nothing is written when a check fails, and the
-    output appears atomically.
+    checkpoint (``nets.net_g``), ``"net_g"``, or BasicSR's ``"params_ema"`` / ``"params"``. When
+    the GAN file is a checkpoint, the output is that checkpoint with its generator replaced and
+    ``"interpolation": {"alpha", "psnr", "gan"}`` added; otherwise a plain state dict. Nothing is
+    written when a check fails, and the output appears atomically.
 
     Args:
         psnr_path: weights of the PSNR-oriented generator.

@@ -149,7 +149,8 @@ class MRIFeatures(nn.Module):
         """
         if x.shape[1] == 3:
             x = x.mean(dim=1, keepdim=True)
-        return {name: feat * self.scales[name] for name, feat in named_layer_outputs(self.features, x, self._wanted).items()}
+        feats = named_layer_outputs(self.features, x, self._wanted)
+        return {name: feat * self.scales[name] for name, feat in feats.items()}
 
     def describe(self) -> dict[str, Any]:
         """What ``summary.json`` records: ``{"network": "mri", "checkpoint_sha256": ..., ...}``."""
