@@ -23,8 +23,8 @@ image) call them in float64.
   separable terms (:func:`log_terms`, :func:`filter_valid`).
 
 :func:`benchmark_psnr_ssim` applies the published SR-table convention to 8-bit RGB images: BT.601
-luma as MATLAB ``rgb2ycbcr`` (float, not rounded), a border of ``scale`` pixels cropped,
-``data_range`` 255.
+luma as MATLAB ``rgb2ycbcr`` (scikit-image's, float, not rounded), a border of ``scale`` pixels
+cropped, ``data_range`` 255.
 """
 
 from __future__ import annotations
@@ -35,13 +35,9 @@ import numpy as np
 import torch
 from monai.metrics import PSNRMetric
 from scipy.ndimage import correlate1d
+from skimage.color import rgb2ycbcr, ycbcr2rgb
 from skimage.metrics import structural_similarity
 
-# MATLAB rgb2ycbcr: [Y, Cb, Cr] = offset + matrix @ [R, G, B] / 255, with RGB in [0, 255].
-_YCBCR_MATRIX = np.array(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]
-) / 255.0
-_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
 _HFEN_SIZE = 15
@@ -54,6 +50,19 @@ def _as_float(img: np.ndarray) -> np.ndarray:
     return img if np.issubdtype(img.dtype, np.floating) else img.astype(np.float64)
 
 
+def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:
+    """RGB to YCbCr as MATLAB ``rgb2ycbcr`` (BT.601, studio range), not rounded: scikit-image's
+    ``rgb2ycbcr`` (the same matrix and offsets) in the [0, 255] scale.
+
+    Args:
+        img: (..., 3) RGB, float or uint8, in [0, 255].
+
+    Returns:
+        (..., 3) float YCbCr (float32 stays float32): Y in [16, 235], Cb and Cr in [16, 240].
+    """
+    return rgb2ycbcr(_as_float(img) / 255)
+
+
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """BT.601 luma as MATLAB ``rgb2ycbcr`` (channel 0), not rounded.
 
@@ -63,25 +72,12 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     Returns:
         (...) float Y in [16, 235]: ``16 + (65.481 R + 128.553 G + 24.966 B) / 255``.
     """
-    img = _as_float(img)
-    return img @ _YCBCR_MATRIX[0].astype(img.dtype) + float(_YCBCR_OFFSET[0])
-
-
-def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:
-    """RGB to YCbCr as MATLAB ``rgb2ycbcr`` (BT.601, studio range), not rounded.
-
-    Args:
-        img: (..., 3) RGB, float or uint8, in [0, 255].
-
-    Returns:
-        (..., 3) float YCbCr: Y in [16, 235], Cb and Cr in [16, 240].
-    """
-    img = _as_float(img)
-    return img @ _YCBCR_MATRIX.T.astype(img.dtype) + _YCBCR_OFFSET.astype(img.dtype)
+    return rgb_to_ycbcr(img)[..., 0]
 
 
 def ycbcr_to_rgb(img: np.ndarray) -> np.ndarray:
-    """YCbCr to RGB as MATLAB ``ycbcr2rgb``: the exact inverse of :func:`rgb_to_ycbcr`.
+    """YCbCr to RGB as MATLAB ``ycbcr2rgb``: the inverse of :func:`rgb_to_ycbcr` (scikit-image's
+    ``ycbcr2rgb``) in the [0, 255] scale.
 
     Args:
         img: (..., 3) float YCbCr in the [0, 255] scale (Y in [16, 235], Cb/Cr in [16, 240]).
@@ -89,9 +85,7 @@ def ycbcr_to_rgb(img: np.ndarray) -> np.ndarray:
     Returns:
         (..., 3) float RGB in [0, 255] (not clipped or rounded).
     """
-    img = _as_float(img)
-    inverse = np.linalg.inv(_YCBCR_MATRIX)
-    return (img - _YCBCR_OFFSET.astype(img.dtype)) @ inverse.T.astype(img.dtype)
+    return ycbcr2rgb(_as_float(img)) * 255
 
 
 def _crop(x: torch.Tensor, crop_border: int) -> torch.Tensor:
