@@ -20,7 +20,9 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/snakemake --cores $(CORES) train_all
 
+# The layers (import-linter contracts in pyproject.toml), then the tests.
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

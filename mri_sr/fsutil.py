@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import logging
 import os
 import re
@@ -180,3 +181,12 @@ def check_output_folder(folder: str | os.PathLike) -> None:
         raise MriSrError(f"{folder}: cannot write output ({existing} is not a folder)")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise MriSrError(f"{folder}: cannot write output (folder {existing} is not writable)")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,31 +1,30 @@
 """Image-quality metrics: PSNR and SSIM with an explicit ``data_range``, HFEN, and the SR-table convention.
 
-One implementation of each metric, in torch (:func:`psnr_batch`, :func:`ssim_batch`, used by
-training validation on (B, C, H, W) tensors); the NumPy functions :func:`psnr` and :func:`ssim`
-(evaluation, one (H, W) image) call them.
+Each metric has one batched entry point on (B, C, H, W) tensors (:func:`psnr_batch`,
+:func:`ssim_batch`, :func:`hfen_batch`: training validation and evaluation through
+:func:`per_slice`); the NumPy functions :func:`psnr`, :func:`ssim` and :func:`hfen` (one (H, W)
+image) call them in float64.
 
 - PSNR is ``monai.metrics.PSNRMetric``: ``10 log10(data_range^2 / MSE)``, computed in the dtype
-  given (float64 for the NumPy API), ``inf`` for identical images.
-- SSIM uses an 11x11 sampled Gaussian window (sigma 1.5), K1 0.01, K2 0.03, 'valid' filtering and
-  the mean of the map: the convention of published SR tables (Wang's MATLAB ``ssim_index``,
-  BasicSR ``calculate_ssim``). MONAI's ``compute_ssim_and_cs`` has the same math but always casts
-  to float32, and the variance term E[x^2] - E[x]^2 then cancels badly: it moves SSIM by up to
-  2e-5 per Set5 image and by 4e-5 on flat images, so published figures would not reproduce to
-  their last digit. It is therefore written here in the input's dtype (float64 for the NumPy API).
+  given, ``inf`` for identical images.
+- SSIM is ``skimage.metrics.structural_similarity`` with the convention of published SR tables
+  (Wang's MATLAB ``ssim_index``, BasicSR ``calculate_ssim``): an 11x11 sampled Gaussian window
+  (sigma 1.5, truncated at 3.5 sigma), K1 0.01, K2 0.03, population covariances, and the mean of
+  the map over the 'valid' region (scikit-image crops the 5-pixel border its filter pads),
+  computed in the input's dtype. MONAI's ``compute_ssim_and_cs`` has the same formula but always
+  casts to float32, where the variance term E[x^2] - E[x]^2 cancels badly, so it does not serve
+  published figures to their last digit.
 - HFEN (high-frequency error norm, Ravishankar & Bresler 2011, as MRI reconstruction papers use
   it): ``||LoG(sr - hr)||_2 / ||LoG(hr)||_2`` with a 15x15 Laplacian-of-Gaussian of sigma 1.5 px
-  (MATLAB ``fspecial('log', 15, 1.5)``: zero-sum), 'valid' filtering. Relative, so no
+  (MATLAB ``fspecial('log', 15, 1.5)``, made zero-sum), 'valid' filtering. Relative, so no
   ``data_range``; 0 for identical images, larger is worse; it sees lost sharpness that PSNR
-  weighs little.
-- SSIM's and HFEN's windows are filtered separably by SciPy (:mod:`mri_sr.separable`; the LoG is
-  three separable terms): torch's float64 2D convolution on the CPU unfolds every window into
-  memory and took 20 of the 24 s of an MRI evaluation; SciPy takes under a second.
+  weighs little. SciPy's ``gaussian_laplace`` is not zero-sum (a constant offset would count as
+  high-frequency error), so the kernel is MATLAB's, filtered separably by SciPy as three
+  separable terms (:func:`log_terms`, :func:`filter_valid`).
 
 :func:`benchmark_psnr_ssim` applies the published SR-table convention to 8-bit RGB images: BT.601
-luma as MATLAB ``rgb2ycbcr`` (float, not rounded), a border of ``scale`` pixels cropped,
-``data_range`` 255. With bicubic upscaling by MATLAB-exact :func:`mri_sr.data.resize.imresize` it
-gives, on Set5, 33.67 dB / 0.9303 (x2), 30.40 / 0.8689 (x3) and 28.43 / 0.8111 (x4), against
-the published 33.66 / 0.9299, 30.39 / 0.8682 and 28.42 / 0.8104.
+luma as MATLAB ``rgb2ycbcr`` (scikit-image's, float, not rounded), a border of ``scale`` pixels
+cropped, ``data_range`` 255.
 """
 
 from __future__ import annotations
@@ -35,14 +34,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from monai.metrics import PSNRMetric
+from scipy.ndimage import correlate1d
+from skimage.color import rgb2ycbcr, ycbcr2rgb
+from skimage.metrics import structural_similarity
 
-from mri_sr.separable import filter_valid, gaussian_taps, log_terms
-
-# MATLAB rgb2ycbcr: [Y, Cb, Cr] = offset + matrix @ [R, G, B] / 255, with RGB in [0, 255].
-_YCBCR_MATRIX = np.array(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]
-) / 255.0
-_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
 _HFEN_SIZE = 15
@@ -55,6 +50,19 @@ def _as_float(img: np.ndarray) -> np.ndarray:
     return img if np.issubdtype(img.dtype, np.floating) else img.astype(np.float64)
 
 
+def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:
+    """RGB to YCbCr as MATLAB ``rgb2ycbcr`` (BT.601, studio range), not rounded: scikit-image's
+    ``rgb2ycbcr`` (the same matrix and offsets) in the [0, 255] scale.
+
+    Args:
+        img: (..., 3) RGB, float or uint8, in [0, 255].
+
+    Returns:
+        (..., 3) float YCbCr (float32 stays float32): Y in [16, 235], Cb and Cr in [16, 240].
+    """
+    return rgb2ycbcr(_as_float(img) / 255)
+
+
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """BT.601 luma as MATLAB ``rgb2ycbcr`` (channel 0), not rounded.
 
@@ -64,25 +72,12 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     Returns:
         (...) float Y in [16, 235]: ``16 + (65.481 R + 128.553 G + 24.966 B) / 255``.
     """
-    img = _as_float(img)
-    return img @ _YCBCR_MATRIX[0].astype(img.dtype) + float(_YCBCR_OFFSET[0])
-
-
-def rgb_to_ycbcr(img: np.ndarray) -> np.ndarray:
-    """RGB to YCbCr as MATLAB ``rgb2ycbcr`` (BT.601, studio range), not rounded.
-
-    Args:
-        img: (..., 3) RGB, float or uint8, in [0, 255].
-
-    Returns:
-        (..., 3) float YCbCr: Y in [16, 235], Cb and Cr in [16, 240].
-    """
-    img = _as_float(img)
-    return img @ _YCBCR_MATRIX.T.astype(img.dtype) + _YCBCR_OFFSET.astype(img.dtype)
+    return rgb_to_ycbcr(img)[..., 0]
 
 
 def ycbcr_to_rgb(img: np.ndarray) -> np.ndarray:
-    """YCbCr to RGB as MATLAB ``ycbcr2rgb``: the exact inverse of :func:`rgb_to_ycbcr`.
+    """YCbCr to RGB as MATLAB ``ycbcr2rgb``: the inverse of :func:`rgb_to_ycbcr` (scikit-image's
+    ``ycbcr2rgb``) in the [0, 255] scale.
 
     Args:
         img: (..., 3) float YCbCr in the [0, 255] scale (Y in [16, 235], Cb/Cr in [16, 240]).
@@ -90,9 +85,7 @@ def ycbcr_to_rgb(img: np.ndarray) -> np.ndarray:
     Returns:
         (..., 3) float RGB in [0, 255] (not clipped or rounded).
     """
-    img = _as_float(img)
-    inverse = np.linalg.inv(_YCBCR_MATRIX)
-    return (img - _YCBCR_OFFSET.astype(img.dtype)) @ inverse.T.astype(img.dtype)
+    return ycbcr2rgb(_as_float(img)) * 255
 
 
 def _crop(x: torch.Tensor, crop_border: int) -> torch.Tensor:
@@ -139,16 +132,12 @@ def ssim_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop
     if min(sr.shape[-2:]) < _SSIM_WINDOW:
         size = tuple(sr.shape[-2:])
         raise ValueError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after cropping, got {size}")
-    batch = sr.shape[0]
-    gauss = gaussian_taps(_SSIM_WINDOW, _SSIM_SIGMA)
-    gauss /= gauss.sum()
-    # Separable 'valid' Gaussian filtering of the five moments, stacked along the batch axis.
-    moments = filter_valid(torch.cat([sr, hr, sr * sr, hr * hr, sr * hr]), [(gauss, gauss)])
-    mu_x, mu_y, mu_xx, mu_yy, mu_xy = moments.split(batch)
-    var_x, var_y, cov_xy = mu_xx - mu_x**2, mu_yy - mu_y**2, mu_xy - mu_x * mu_y
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return ssim_map.mean(dim=(1, 2, 3))
+    values = [
+        structural_similarity(x, y, data_range=data_range, channel_axis=0, gaussian_weights=True,
+                              sigma=_SSIM_SIGMA, use_sample_covariance=False)
+        for x, y in zip(sr.detach().cpu().numpy(), hr.detach().cpu().numpy())
+    ]
+    return torch.tensor(values, dtype=sr.dtype, device=sr.device)
 
 
 def log_kernel(size: int = _HFEN_SIZE, sigma: float = _HFEN_SIGMA) -> torch.Tensor:
@@ -158,6 +147,44 @@ def log_kernel(size: int = _HFEN_SIZE, sigma: float = _HFEN_SIGMA) -> torch.Tens
     g = torch.exp(-r2 / (2 * sigma**2))
     kernel = g * (r2 - 2 * sigma**2) / (sigma**4 * g.sum())
     return kernel - kernel.mean()
+
+
+def _gaussian_taps(size: int, sigma: float) -> np.ndarray:
+    """``size`` samples of ``exp(-t^2 / (2 sigma^2))`` centred on the middle one (float64, not normalised)."""
+    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    return np.exp(-(t**2) / (2 * sigma**2))
+
+
+def filter_valid(x: torch.Tensor, terms: list[tuple[np.ndarray, np.ndarray]]) -> torch.Tensor:
+    """'valid' correlation of (B, C, H, W) images with the 2D window ``sum(outer(rows, cols))``.
+
+    Each term filters H with ``rows`` and W with ``cols`` (equal odd lengths); the border that a
+    'valid' filter drops is cut off afterwards, so the boundary mode never shows. Computed by
+    SciPy in the input's dtype, returned on the input's device.
+    """
+    data = x.detach().cpu().numpy()
+    radius = len(terms[0][0]) // 2
+    total = None
+    for rows, cols in terms:
+        part = correlate1d(correlate1d(data, rows.astype(data.dtype), axis=-2, mode="nearest"),
+                           cols.astype(data.dtype), axis=-1, mode="nearest")
+        total = part if total is None else np.add(total, part, out=total)
+    inner = total[..., radius:total.shape[-2] - radius, radius:total.shape[-1] - radius]
+    return torch.from_numpy(np.ascontiguousarray(inner)).to(x.device)
+
+
+def log_terms(size: int, sigma: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`log_kernel` (``size`` taps) as three separable terms.
+
+    With g the 1D Gaussian, S its 2D sum and m the mean removed,
+    ``g(x) g(y) (x^2 + y^2 - 2 sigma^2) / (sigma^4 S) - m`` is
+    ``[h(x) g(y) + g(x) h(y)] / (sigma^4 S) - m 1(x) 1(y)`` with ``h(t) = g(t) (t^2 - sigma^2)``.
+    """
+    g = _gaussian_taps(size, sigma)
+    t = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    h = g * (t**2 - sigma**2) / (sigma**4 * g.sum() ** 2)
+    mean = 2 * h.sum() * g.sum() / size**2
+    return [(h, g), (g, h), (-mean * np.ones(size), np.ones(size))]
 
 
 def hfen_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop_border: int = 0) -> torch.Tensor:
@@ -182,7 +209,7 @@ def hfen_batch(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0, crop
 
 def hfen(sr: np.ndarray, hr: np.ndarray, crop_border: int = 0) -> float:
     """HFEN of one (H, W) image pair, via :func:`hfen_batch` (float64)."""
-    return float(hfen_batch(_to_batch(sr), _to_batch(hr), crop_border=crop_border)[0])
+    return _one_image(hfen_batch, sr, hr, 1.0, crop_border)
 
 
 def _to_batch(img: np.ndarray) -> torch.Tensor:
@@ -192,34 +219,30 @@ def _to_batch(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(img)[None, None]
 
 
+def _one_image(metric: Callable[..., torch.Tensor], sr: np.ndarray, hr: np.ndarray, data_range: float,
+               crop_border: int) -> float:
+    """A batched metric of one (H, W) image pair, in float64."""
+    return float(metric(_to_batch(sr), _to_batch(hr), data_range, crop_border)[0])
+
+
 def psnr(sr: np.ndarray, hr: np.ndarray, data_range: float, crop_border: int = 0) -> float:
-    """PSNR of one image in dB (float64), via :func:`psnr_batch`.
+    """PSNR of one image in dB (float64), via :func:`psnr_batch`; ``inf`` for identical images.
 
     Args:
         sr: (H, W) array, any real dtype, same units as ``hr``.
         hr: (H, W) reference.
         data_range: peak-to-peak range of the intensities, in their units.
         crop_border: pixels removed from each side before measuring.
-
-    Returns:
-        PSNR in dB; ``inf`` for identical images.
     """
-    return float(psnr_batch(_to_batch(sr), _to_batch(hr), data_range, crop_border)[0])
+    return _one_image(psnr_batch, sr, hr, data_range, crop_border)
 
 
 def ssim(sr: np.ndarray, hr: np.ndarray, data_range: float, crop_border: int = 0) -> float:
-    """SSIM of one image, via :func:`ssim_batch`.
+    """Mean SSIM of one image in [-1, 1] (1 for identical images), via :func:`ssim_batch`.
 
-    Args:
-        sr: (H, W) array, any real dtype, same units as ``hr``.
-        hr: (H, W) reference.
-        data_range: peak-to-peak range of the intensities, in their units.
-        crop_border: pixels removed from each side before measuring.
-
-    Returns:
-        Mean SSIM in [-1, 1]; 1 for identical images.
+    Arguments as :func:`psnr`.
     """
-    return float(ssim_batch(_to_batch(sr), _to_batch(hr), data_range, crop_border)[0])
+    return _one_image(ssim_batch, sr, hr, data_range, crop_border)
 
 
 def benchmark_psnr_ssim(sr_rgb_uint8: np.ndarray, hr_rgb_uint8: np.ndarray, scale: int) -> tuple[float, float]:

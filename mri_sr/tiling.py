@@ -11,6 +11,9 @@ exactly ``overlap`` LR pixels their weights sum to 1. A convolutional network's 
 reliable next to a tile edge (zero padding there replaces real neighbours); the zero margin drops
 those pixels entirely, so tiling is exact when ``overlap / 4`` is at least the network's
 receptive-field radius in LR pixels, and the ramp hides what remains of the seams otherwise.
+MONAI's ``sliding_window_inference`` lays out the same tiles but weights every window with one
+importance map (constant or Gaussian), also along edges shared with a neighbour, so the spoiled
+edge pixels enter its blend and it is never exact (``tests/test_tiling.py`` shows it).
 
 :func:`run_adaptive` runs a batch under a :class:`RunPlan` and, on an out-of-memory error,
 halves the batch and then tiles the slice (halving the tile) until it fits.

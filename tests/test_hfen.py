@@ -61,3 +61,23 @@ def test_separable_filtering_equals_the_15x15_kernel() -> None:
     direct = (torch.nn.functional.conv2d(as_batch[0] - as_batch[1], kernel).norm()
               / torch.nn.functional.conv2d(as_batch[1], kernel).norm())
     np.testing.assert_allclose(hfen_batch(*as_batch).numpy(), [direct.item()], rtol=1e-10)
+
+
+
+def test_scipy_laplacian_of_gaussian_is_not_the_published_kernel() -> None:
+    """Why HFEN keeps MATLAB's zero-sum ``fspecial('log')``: SciPy's ``gaussian_laplace`` does not
+    sum to zero (by default it is truncated at 4 sigma, 13 taps; with 15 taps still not), so a
+    brightness offset, which has no high frequencies, counts as error."""
+    hr = _mni_slice()
+    inner = (slice(7, -7), slice(7, -7))
+
+    def scipy_hfen(sr: np.ndarray, truncate: float = 4.0) -> float:
+        log = [gaussian_laplace(a, 1.5, truncate=truncate)[inner] for a in (sr - hr, hr)]
+        return float(np.linalg.norm(log[0]) / np.linalg.norm(log[1]))
+
+    assert hfen(hr + 0.1, hr) < 1e-12
+    assert scipy_hfen(hr + 0.1) > 1e-4
+    assert scipy_hfen(hr + 0.1, truncate=14 / 3) > 1e-6  # 15 taps, as fspecial('log', 15, 1.5)
+    # Away from that offset term both kernels agree on blur.
+    sr = gaussian_filter(hr, 1.0)
+    assert abs(scipy_hfen(sr) - hfen(sr, hr)) < 0.02 * hfen(sr, hr)

@@ -1,4 +1,8 @@
-"""The package's owner rules: one module loads weights, one enters autocast, one device module."""
+"""The package's owner rules: one module reads and writes weights, one enters autocast, one device module.
+
+The layers (which module may import which) are import-linter contracts in pyproject.toml, checked by
+``lint-imports`` in ``make test``.
+"""
 
 from __future__ import annotations
 
@@ -25,5 +29,6 @@ def _modules_calling(pattern: str) -> list[str]:
 
 def test_one_module_loads_weights_one_enters_autocast_one_picks_the_device():
     assert _modules_calling(r"torch\.load\(") == ["checkpoint.py"]
+    assert _modules_calling(r"torch\.save\(") == ["checkpoint.py"]
     assert _modules_calling(r"autocast\(\s*(device_type|\"|')|amp\.autocast|cuda\.amp") == ["device.py"]
     assert [str(p.relative_to(PACKAGE)) for p in _modules() if p.name.startswith("device")] == ["device.py"]

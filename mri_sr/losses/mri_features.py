@@ -24,7 +24,6 @@ squared pixel difference. That is the SRGAN paper's own reason for rescaling VGG
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,6 +33,8 @@ from torch import Tensor, nn
 
 from mri_sr.checkpoint import load_weights
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import file_sha256
+from mri_sr.losses.vgg import named_layer_index, named_layer_outputs
 
 FORMAT = "mri-sr-features/1"
 MRI_LAYER_NAMES: tuple[str, ...] = (
@@ -85,20 +86,8 @@ def layer_index(name: str) -> int:
     Raises:
         MriSrError: the name is not one of :data:`MRI_LAYER_NAMES`.
     """
-    try:
-        return MRI_LAYER_NAMES.index(name)
-    except ValueError:
-        raise MriSrError(f"perceptual mri layer_weights: unknown MRI feature layer {name!r} "
-                         f"(one of {', '.join(MRI_LAYER_NAMES)})") from None
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return named_layer_index(MRI_LAYER_NAMES, name, f"perceptual mri layer_weights: unknown MRI feature layer "
+                                                    f"{name!r} (one of {', '.join(MRI_LAYER_NAMES)})")
 
 
 def read_feature_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -160,13 +149,8 @@ class MRIFeatures(nn.Module):
         """
         if x.shape[1] == 3:
             x = x.mean(dim=1, keepdim=True)
-        out: dict[str, Tensor] = {}
-        for index, module in enumerate(self.features):
-            x = module(x)
-            if index in self._wanted:
-                name = self._wanted[index]
-                out[name] = x * self.scales[name]
-        return out
+        feats = named_layer_outputs(self.features, x, self._wanted)
+        return {name: feat * self.scales[name] for name, feat in feats.items()}
 
     def describe(self) -> dict[str, Any]:
         """What ``summary.json`` records: ``{"network": "mri", "checkpoint_sha256": ..., ...}``."""
@@ -180,11 +164,7 @@ def encoder_features(encoder: nn.Sequential, x: Tensor) -> dict[str, Tensor]:
     Args:
         encoder: ``MRIFeatureNet.encoder``; x: (B, 1, H, W) float in [0, 1].
     """
-    out = {}
-    for name, module in zip(MRI_LAYER_NAMES, encoder):
-        x = module(x)
-        out[name] = x
-    return out
+    return named_layer_outputs(encoder, x, dict(enumerate(MRI_LAYER_NAMES)))
 
 
 __all__ = [
@@ -193,7 +173,6 @@ __all__ = [
     "MRIFeatureNet",
     "MRIFeatures",
     "encoder_features",
-    "file_sha256",
     "read_feature_checkpoint",
 ]
 

@@ -23,7 +23,7 @@ block     names (in order)                             ``features`` index
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +61,51 @@ VGG19_LAYER_NAMES: tuple[str, ...] = _layer_names()
 """The 37 layer names, position = index in torchvision's ``vgg19().features``."""
 
 
+def named_layer_index(names: Sequence[str], name: str, unknown: str) -> int:
+    """Position of ``name`` in a trunk's layer names (VGG19's or the MRI feature network's).
+
+    Args:
+        names: layer names, position = index in the trunk's ``nn.Sequential``.
+        name: the requested layer.
+        unknown: the one-line error for a name not in ``names``.
+
+    Raises:
+        MriSrError: ``unknown``.
+    """
+    try:
+        return list(names).index(name)
+    except ValueError:
+        raise MriSrError(unknown) from None
+
+
+def named_layer_outputs(trunk: Iterable[nn.Module], x: Tensor, wanted: Mapping[int, str]) -> dict[str, Tensor]:
+    """Run ``x`` through ``trunk`` and keep the outputs of the wanted layers.
+
+    Args:
+        trunk: the layers in order (an ``nn.Sequential``); x: its input.
+        wanted: trunk index -> layer name.
+
+    Returns:
+        ``{name: output of layer index}`` for each wanted index the trunk reaches.
+    """
+    out: dict[str, Tensor] = {}
+    for index, module in enumerate(trunk):
+        x = module(x)
+        if index in wanted:
+            out[wanted[index]] = x
+    return out
+
+
 def layer_index(name: str) -> int:
     """Index of a named layer in ``features``.
 
     Raises:
         MriSrError: the name is not one of :data:`VGG19_LAYER_NAMES`.
     """
-    try:
-        return VGG19_LAYER_NAMES.index(name)
-    except ValueError:
-        raise MriSrError(
-            f"perceptual layer_weights: unknown VGG19 layer {name!r} "
-            "(use convX_Y before activation, reluX_Y after it, or poolX; e.g. conv5_4, relu5_4)"
-        ) from None
+    return named_layer_index(
+        VGG19_LAYER_NAMES, name,
+        f"perceptual layer_weights: unknown VGG19 layer {name!r} "
+        "(use convX_Y before activation, reluX_Y after it, or poolX; e.g. conv5_4, relu5_4)")
 
 
 class VGG19Features(nn.Module):
@@ -123,13 +155,7 @@ class VGG19Features(nn.Module):
             ``{name: (B, C_l, H / 2**p, W / 2**p)}`` for each requested layer, where ``p`` is the
             number of pooling layers before it.
         """
-        wanted = {index: name for name, index in self._indices.items()}
-        out: dict[str, Tensor] = {}
-        for index, module in enumerate(self.features):
-            x = module(x)
-            if index in wanted:
-                out[wanted[index]] = x
-        return out
+        return named_layer_outputs(self.features, x, {index: name for name, index in self._indices.items()})
 
 
 def default_weights_path() -> Path:

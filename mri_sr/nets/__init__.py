@@ -12,7 +12,6 @@ from torch import nn
 
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.nets.discriminators import PatchGANDiscriminator, SRGANDiscriminator, VGGStyleDiscriminator
-from mri_sr.nets.interpolate import interpolate_checkpoints, interpolate_state_dicts
 from mri_sr.nets.rrdbnet import RRDBNet, convert_legacy_esrgan_keys
 from mri_sr.nets.srrescycgan import DegradationNet, SRResDNet
 from mri_sr.nets.srresnet import SRResNet
@@ -85,6 +84,4 @@ __all__ = [
     "VGGStyleDiscriminator",
     "build_network",
     "convert_legacy_esrgan_keys",
-    "interpolate_checkpoints",
-    "interpolate_state_dicts",
 ]

@@ -115,3 +115,20 @@ def zero_init_(conv: nn.Conv2d) -> None:
     nn.init.zeros_(conv.weight)
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
+
+
+def optional_image_skip(enabled: bool, conv_last: nn.Conv2d, scale: int, rows_only: bool = False,
+                        mode: str = "bicubic") -> ImageSkip | None:
+    """A generator's :class:`ImageSkip`, or None when ``enabled`` is false.
+
+    When enabled, ``conv_last`` (the generator's last convolution) is zeroed in place, so that the
+    untrained generator returns exactly the interpolated image. Adds no state-dict keys.
+
+    Args:
+        enabled: the generator's ``image_skip`` option.
+        conv_last: its last convolution; scale, rows_only, mode: as :class:`ImageSkip`.
+    """
+    if not enabled:
+        return None
+    zero_init_(conv_last)
+    return ImageSkip(scale, rows_only=rows_only, mode=mode)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mri_sr.nets.blocks import ImageSkip, check_scale, scaled_kaiming_init_, zero_init_
+from mri_sr.nets.blocks import check_scale, optional_image_skip, scaled_kaiming_init_
 
 
 class ResidualDenseBlock(nn.Module):
@@ -99,9 +99,7 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2)
-        self.image_skip = ImageSkip(scale, mode=upsample_mode) if image_skip else None
-        if image_skip:
-            zero_init_(self.conv_last)
+        self.image_skip = optional_image_skip(image_skip, self.conv_last, scale, mode=upsample_mode)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mri_sr.nets.blocks import (ImageSkip, PixelShuffleRows, ResidualBlock, check_scale, scaled_kaiming_init_,
-                                zero_init_)
+from mri_sr.nets.blocks import (PixelShuffleRows, ResidualBlock, check_scale, optional_image_skip,
+                                scaled_kaiming_init_)
 
 
 class SRResNet(nn.Module):
@@ -59,9 +59,8 @@ class SRResNet(nn.Module):
         self.upsample = nn.Sequential(*layers)
         self.conv_last = nn.Conv2d(num_feat, in_channels, 9, 1, 4)
         scaled_kaiming_init_(self.body, 0.1)
-        self.image_skip = ImageSkip(scale, rows_only=upscale_axes == "h", mode=upsample_mode) if image_skip else None
-        if image_skip:
-            zero_init_(self.conv_last)
+        self.image_skip = optional_image_skip(image_skip, self.conv_last, scale, rows_only=upscale_axes == "h",
+                                              mode=upsample_mode)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """Upscale a batch of images.

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from mri_sr.checkpoint import interpolate_checkpoints, interpolate_state_dicts
 from mri_sr.errors import MriSrError
-from mri_sr.nets import SRResNet, interpolate_checkpoints, interpolate_state_dicts
+from mri_sr.nets import SRResNet
 
 
 def _weights(seed: int) -> dict[str, torch.Tensor]:
