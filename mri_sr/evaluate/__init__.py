@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mri_sr import __version__
-from mri_sr.errors import MriSrError
-from mri_sr.data.resize import CLASSICAL
 from mri_sr.device import Precision, pick_device
-from mri_sr.evaluate.methods import SRMethod, load_method
+from mri_sr.errors import MriSrError
+from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
 from mri_sr.evaluate.mri import evaluate_mri, is_prepared
 from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
 from mri_sr.fsutil import atomic_path
@@ -43,9 +42,10 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
             :mod:`mri_sr.device`); metrics are computed in fp32 either way.
         mask: MRI only: also report metrics inside the foreground mask (``masked``).
         images_dir: folder for a few LR / SR / HR example images and ``index.json``.
-        data_consistency: MRI only: project a generator's output onto its LR's k-space
-            data-consistency ball at the prepared degradation's noise level
-            (:func:`mri_sr.data.kspace.kspace_consistency`; k-space degradations without blur).
+        data_consistency: MRI only: project a generator's output onto its LR with the prepared
+            degradation's data-consistency projection
+            (:meth:`mri_sr.data.degradation.Degradation.consistency`: k-space degradations
+            without blur, at their noise level).
         self_ensemble: a generator averages its outputs over the four quarter turns of
             each input (recorded as ``self_ensemble``; always False for classical methods).
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mri_sr.data.resize import imresize
+from mri_sr.resample import imresize
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
