@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from mri_sr.data.resize import imresize
+from mri_sr.resample import imresize
 from mri_sr.evaluate import evaluate
 from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.natural import BUILTIN_SKIMAGE
