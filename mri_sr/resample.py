@@ -119,7 +119,7 @@ def imresize(
     rounded. A uint8 image is resized as MATLAB resizes uint8: the result of each pass is rounded
     half away from zero and saturated to [0, 255]; this intermediate rounding is what makes the
     result bit-identical to MATLAB's (the Set5 ``LR_bicubic`` images at x2, x3 and x4), whereas
-    rounding a float result once differs from MATLAB by 1 grey level on ~10-15 % of pixels.
+    rounding a float result once differs from MATLAB by 1 grey level on part of the pixels.
 
     Args:
         image: (H, W) or (H, W, C) float32, float64 (any range and units) or uint8 array.

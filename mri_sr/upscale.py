@@ -152,9 +152,9 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
     axis): the 2D model upscales the two other axes, and MATLAB bicubic completes ``axis``. Pass B
     does the same slicing along ``(axis + 1) % 3``. The output is the mean of the two passes, so
     the third axis is upscaled by the model twice and each slice axis once by the model and once by
-    bicubic. Cost: about twice the time of :func:`upscale_volume` (two model passes, plus two cheap
-    1D bicubic passes), and the output holds ``scale ** 3`` times the input's voxels (x2: 8x);
-    peak memory is about 2.5 times the output array.
+    bicubic. Cost: two model passes of :func:`upscale_volume` plus two 1D bicubic passes; the
+    output holds ``scale ** 3`` times the input's voxels, and at the peak memory holds the fused
+    array, one pass on the output grid and that pass before its 1D completion.
 
     Args:
         volume: 3D volume whose three spacings agree within 1 %.

@@ -253,7 +253,8 @@ class KSpaceConsistency:
         return {"noise_sigma": self.noise_sigma}
 
 
-#: Default ranges of the randomised training degradation (model schema ``train.random_degradation``).
+#: Default ranges of the randomised training degradation (model schema ``train.random_degradation``;
+#: the one source: the schema does not repeat them).
 SAMPLER_DEFAULTS: dict[str, Any] = {
     "kspace_factor": [1.0, 1.25], "blur_sigma": [0.0, 0.6], "noise_sigma": [0.0, 0.03], "other_kind": 0.1,
 }

@@ -18,7 +18,8 @@ from mri_sr.data.augment import augment
 from mri_sr.data.degradation import DegradationSampler, Draw
 
 #: Defaults of the pair options of the model schema's ``train.random_degradation`` (its degradation
-#: ranges default to :data:`mri_sr.data.degradation.SAMPLER_DEFAULTS`).
+#: ranges default to :data:`mri_sr.data.degradation.SAMPLER_DEFAULTS`); the one source: the schema
+#: does not repeat them.
 DEFAULTS: dict[str, Any] = {"context": 6, "zoom": [1.0, 3.0]}
 
 

@@ -30,11 +30,11 @@ import torch
 from PIL import Image
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.resample import imresize
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
 from mri_sr.inference import Inference, Projection
 from mri_sr.metrics import rgb_to_ycbcr, ycbcr_to_rgb
+from mri_sr.resample import imresize
 
 # The classical (non-learned) upscaling methods, in the order reports list them.
 CLASSICAL = ("nearest", "bicubic", "lanczos")

@@ -29,13 +29,13 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from mri_sr.data.dataset import load_split
-from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.data.degradation import Degradation, from_row
+from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.errors import MriSrError
+from mri_sr.evaluate import json_float, summarise
 from mri_sr.evaluate.consistency import mri_degradation, mri_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
-from mri_sr.evaluate.stats import json_float, summarise
 from mri_sr.metrics import hfen_batch, per_slice, psnr, psnr_batch, ssim_batch
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from mri_sr.config import validate_config
 from mri_sr.data.degradation import DEGRADATIONS
 from mri_sr.data.prepare import prepare
-from mri_sr.resample import imresize
 from mri_sr.evaluate import evaluate
 from mri_sr.evaluate.consistency import mri_lr_consistency
 from mri_sr.io import Volume, save_nifti
+from mri_sr.resample import imresize
 
 SUBJECT = "patient-jane-doe"
 
