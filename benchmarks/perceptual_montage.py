@@ -20,7 +20,7 @@ import torch
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.dataset import load_split
-from mri_sr.data.resize import imresize_torch
+from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision
 from mri_sr.inference import Inference
 from mri_sr.metrics import psnr, ssim

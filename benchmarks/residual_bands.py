@@ -38,12 +38,8 @@ import torch
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.dataset import load_split
-from mri_sr.data.kspace import (
-    consistency_noise,
-    kspace_truncate_torch,
-    kspace_zero_fill,
-)
-from mri_sr.data.resize import imresize
+from mri_sr.data.degradation import from_row
+from mri_sr.resample import imresize, kspace_truncate, kspace_zero_fill
 from mri_sr.device import Precision, pick_device
 from mri_sr.evaluate.methods import SRMethod, load_method
 from mri_sr.metrics import psnr
@@ -95,8 +91,7 @@ def as_evaluated(method: SRMethod, scale: int, items: list[dict]) -> dict:
     psnr: dict[str, list[float]] = {"output": [], "zero_fill": [], "exact_lr_band": []}
     for item in items:
         meta, hr = item["meta"], item["hr"][0].astype(np.float64)
-        sigma = consistency_noise(meta["degradation"], meta["blur_sigma"], meta["noise_sigma"])
-        sr = method.upscale_float(item["lr"][None], sigma)[0, 0].astype(np.float64)
+        sr = method.upscale_float(item["lr"][None], from_row(meta).consistency())[0, 0].astype(np.float64)
         beyond = _band_index(hr.shape, scale) >= 1.0
         e, t = np.fft.fft2(sr - hr), np.fft.fft2(hr)
         norm = hr.size  # Parseval: sum |x|^2 = sum |X|^2 / N
@@ -104,7 +99,7 @@ def as_evaluated(method: SRMethod, scale: int, items: list[dict]) -> dict:
                  np.sum(np.abs(t[beyond]) ** 2) / norm]
         pixels += hr.size
         noisy_lr = torch.from_numpy(item["lr"][None]).double()
-        exact_lr = kspace_truncate_torch(torch.from_numpy(hr)[None, None], scale)
+        exact_lr = kspace_truncate(torch.from_numpy(hr)[None, None], scale)
         psnr["output"].append(_psnr(sr, hr))
         psnr["zero_fill"].append(_psnr(kspace_zero_fill(noisy_lr, scale)[0, 0].numpy(), hr))
         psnr["exact_lr_band"].append(_psnr(kspace_zero_fill(exact_lr, scale)[0, 0].numpy(), hr))

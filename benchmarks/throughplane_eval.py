@@ -28,7 +28,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mri_sr.data.axis_interp import bspline_axis
+from mri_sr.resample import bspline_axis
 from mri_sr.geometry import upscaled_affine
 from mri_sr.io import Volume, load_volume, save_nifti
 

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from mri_sr.data.normalize import fit_percentiles
-from mri_sr.data.resize import imresize
+from mri_sr.resample import imresize
 from mri_sr.device import Precision, cpu_supports_bf16, pick_device
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume

@@ -5,15 +5,13 @@ with ``n`` voxels spans indices ``-0.5`` to ``n - 0.5``. Upscaling an axis by ``
 ``n * s`` voxels of size ``spacing / s`` whose outer edges coincide with the input's: output voxel
 ``j`` is centred at input index ``(j + 0.5) / s - 0.5``. This is the pixel-area alignment of
 MATLAB ``imresize`` (and so of the LR/HR pairs the networks are trained on), and the output affine
-is ``input_affine @ [diag(1/s) | (1/s - 1) / 2]`` along the upscaled axes.
+is ``input_affine @ [diag(1/s) | (1/s - 1) / 2]`` along the upscaled axes. The interpolators of
+:mod:`mri_sr.resample` follow this convention.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-from mri_sr.data.resize import imresize_torch
 
 SPACING_TOLERANCE = 0.01  # spacings within 1 % count as equal (default axis ties, isotropy)
 
@@ -40,34 +38,6 @@ def upscaled_affine(affine: np.ndarray, factors: tuple[int, int, int]) -> np.nda
     index_map[:3, :3] = np.diag(inverse)
     index_map[:3, 3] = (inverse - 1.0) / 2.0
     return np.asarray(affine, dtype=np.float64) @ index_map
-
-
-def resize_axis(data: np.ndarray, axis: int, scale: int, chunk_voxels: int = 1 << 24) -> np.ndarray:
-    """MATLAB-compatible bicubic upscaling of a 3D array along one axis only.
-
-    Args:
-        data: (X, Y, Z) float32, any units.
-        axis: the axis to upscale.
-        scale: integer factor.
-        chunk_voxels: output voxels computed per matrix product (bounds the temporary memory).
-
-    Returns:
-        float32 array, ``data.shape[axis] * scale`` long along ``axis``, with the voxel-centre
-        convention of :func:`upscaled_affine`.
-    """
-    length = data.shape[axis]
-    # imresize along the rows only (columns keep their size, so their weights are the identity):
-    # the rows' (length * scale, length) interpolation matrix.
-    identity = torch.eye(length, dtype=torch.float64)[None, None]
-    matrix = imresize_torch(identity, output_shape=(length * scale, length))[0, 0].float()
-    src = np.moveaxis(data, axis, 0)
-    out = np.empty((length * scale,) + src.shape[1:], dtype=np.float32)
-    step = max(1, chunk_voxels // (length * scale * src.shape[2]))
-    for start in range(0, src.shape[1], step):
-        block = torch.from_numpy(np.ascontiguousarray(src[:, start:start + step], dtype=np.float32))
-        resized = matrix @ block.reshape(length, -1)
-        out[:, start:start + step] = resized.reshape(length * scale, -1, src.shape[2]).numpy()
-    return np.moveaxis(out, 0, axis)
 
 
 def is_isotropic(spacing: tuple[float, float, float]) -> bool:

@@ -1,28 +1,30 @@
 """Running a trained generator: the one inference path of upscaling, evaluation and validation.
 
-:class:`Inference` puts the network in eval mode (optionally channels-last: oneDNN convolutions
-on the CPU ran about 1.6x faster in it, see ``benchmarks/upscale_throughput.py``), runs batches
-under ``torch.inference_mode`` and the precision's autocast, splits them by a batch size and an
-output-pixel budget, tiles a slice too large for memory (halving the batch, then tiling, after an
-out-of-memory error; see :mod:`mri_sr.tiling`), optionally projects the output onto the LR's
-k-space data-consistency ball (:func:`mri_sr.data.kspace.kspace_consistency`), and returns float32
-images clamped to [0, 1].
+:class:`Inference` puts the network in eval mode (optionally channels-last, NHWC, the layout
+oneDNN convolutions prefer on the CPU), runs batches under ``torch.inference_mode`` and the
+precision's autocast, splits them by a batch size and an output-pixel budget, tiles a slice too
+large for memory (halving the batch, then tiling, after an out-of-memory error; see
+:mod:`mri_sr.tiling`), optionally applies a data-consistency projection of the output onto its LR
+(:meth:`mri_sr.data.degradation.Degradation.consistency`), and returns float32 images clamped to
+[0, 1].
 
 Self-ensemble (Lim et al. 2017, EDSR's "+" models): the generator runs on the four quarter turns
-of its input, each output is turned back, and the four are averaged. It costs four forward passes
-and asks nothing of training. On the shared real scans it added 0.05 to 0.14 dB to every laptop
-generator; EDSR's eight views (the turns, each also flipped) gave the same to 0.01 dB at twice the
-time (BENCHMARKS.md).
+of its input, each output is turned back, and the four are averaged: four forward passes, nothing
+asked of training. Measurements: BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from mri_sr.data.kspace import kspace_consistency
 from mri_sr.device import Precision
 from mri_sr.tiling import RunPlan, run_adaptive
+
+Projection = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A data-consistency projection: ``(sr (B, C, H, W), lr (B, C, h, w)) -> (B, C, H, W)``."""
 
 
 class Inference:
@@ -70,14 +72,14 @@ class Inference:
             return total / 4
 
     @torch.inference_mode()
-    def __call__(self, lr: torch.Tensor, noise_sigma: float | None = None) -> torch.Tensor:
+    def __call__(self, lr: torch.Tensor, projection: Projection | None = None) -> torch.Tensor:
         """Upscale a batch.
 
         Args:
             lr: (B, C, h, w) float32 in [0, 1], on any device: whole images.
-            noise_sigma: for LR made by k-space truncation, the standard deviation of its noise:
-                the output is projected onto the images that agree with ``lr`` up to that noise;
-                None: the network's output as it is.
+            projection: the LR degradation's data-consistency projection
+                (:meth:`~mri_sr.data.degradation.Degradation.consistency`), applied to the
+                network's output before clamping; None: the output as it is.
 
         Returns:
             (B, C, h * scale, w * scale) float32 in [0, 1] on the inference device.
@@ -89,6 +91,6 @@ class Inference:
             per_call = self.max_pixels // (lr.shape[2] * lr.shape[3] * self.scale**2)
             self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
         out = run_adaptive(self._forward, lr, self.plan)
-        if noise_sigma is not None:
-            out = kspace_consistency(out, lr, self.scale, noise_sigma)
+        if projection is not None:
+            out = projection(out, lr)
         return out.clamp_(0.0, 1.0)

@@ -12,11 +12,11 @@ output is clamped to [0, 1] and mapped back to scanner units. Voxels beyond the 
 their scanner values. Bicubic upscaling (``method="bicubic"``) works on scanner units directly,
 unclipped (it may overshoot slightly at edges, as any cubic interpolation does).
 
-Data consistency. A generator trained on k-space-truncated LR has each output slice projected
-onto the images whose central k-space agrees with the input slice up to the training noise level
-(:func:`load_upscaler`, :func:`mri_sr.data.kspace.kspace_consistency`), in the normalised units,
-before the excess is added back: what the scanner measured stays, the network adds what lies
-beyond it.
+Data consistency. A generator whose training degradation has a data-consistency projection
+(k-space truncation without blur) has each output slice projected onto the images whose central
+k-space agrees with the input slice up to the training noise level (:func:`load_upscaler`,
+:meth:`mri_sr.data.degradation.Degradation.consistency`), in the normalised units, before the
+excess is added back: what the scanner measured stays, the network adds what lies beyond it.
 
 Memory is bounded by the batch: LR slices are read from the volume ``batch_size`` at a time and
 upscaled through :class:`mri_sr.inference.Inference` (device, precision, channels-last, tiling
@@ -35,15 +35,15 @@ import torch
 from tqdm import tqdm
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.data.kspace import consistency_noise
+from mri_sr.data.degradation import from_dict
 from mri_sr.data.normalize import fit_percentiles
-from mri_sr.data.resize import imresize_torch
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import refuse_overwriting_input
-from mri_sr.geometry import default_axis, is_isotropic, resize_axis, upscaled_affine
-from mri_sr.inference import Inference
+from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
+from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
+from mri_sr.resample import imresize_torch, resize_axis, restore_extremes
 from mri_sr.tiling import RunPlan, run_adaptive
 from mri_sr.upscale_options import UpscaleOptions, check_output
 
@@ -68,7 +68,7 @@ def check_volume(volume: Volume, name: str) -> None:
 
 def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int | None = None,
                    axis: int | None = None, percentiles: tuple[float, float] | None = None, batch_size: int = 8,
-                   noise_sigma: float | None = None, progress: bool = True, name: str = "input") -> Volume:
+                   projection: Projection | None = None, progress: bool = True, name: str = "input") -> Volume:
     """Super-resolve every slice of a 3D volume along ``axis``; the result keeps its place in space.
 
     Args:
@@ -81,9 +81,8 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         percentiles: (low, high) percentiles in [0, 100] that map this volume to [0, 1] for the
             generator (the checkpoint's ``normalisation``).
         batch_size: LR slices read per step.
-        noise_sigma: with a generator: project each output slice onto the images whose central
-            k-space agrees with the (normalised) input slice up to this noise level
-            (:func:`~mri_sr.data.kspace.kspace_consistency`); None: the output as it is.
+        projection: with a generator: the data-consistency projection of each (normalised) output
+            slice onto its input slice (:func:`load_upscaler`); None: the output as it is.
         progress: show a tqdm progress bar (stderr).
         name: file name for messages.
 
@@ -117,7 +116,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         for start in range(0, count, batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr_stack[start:start + batch_size], dtype=np.float32))
             batch = batch.unsqueeze(1)
-            sr_batch = _run_normalised(sr, batch, low, span, noise_sigma) if is_net else run_adaptive(sr, batch, plan)
+            sr_batch = _run_normalised(sr, batch, low, span, projection) if is_net else run_adaptive(sr, batch, plan)
             out[start:start + len(batch)] = sr_batch[:, 0].cpu().numpy()
             bar.update(len(batch))
     factors = tuple(scale if a != axis else 1 for a in range(3))
@@ -126,24 +125,21 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
 
 
 def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float,
-                    noise_sigma: float | None = None) -> torch.Tensor:
+                    projection: Projection | None = None) -> torch.Tensor:
     """Scanner units -> [0, 1] (clipped) -> generator -> scanner units, extremes added back.
 
     Args:
         sr: the generator's inference path.
         lr: (B, 1, h, w) float32 LR slices in scanner units (CPU).
         low, span: the normalisation: ``(x - low) / span`` maps the volume's percentiles to 0 and 1.
-        noise_sigma: normalised noise level for k-space data consistency, or None for none.
+        projection: data-consistency projection in the normalised units, or None for none.
 
     Returns:
         (B, 1, h * s, w * s) float32 in scanner units, on the inference device.
     """
     lr = ((lr - low) / span).to(sr.device)
     clipped = lr.clamp(0.0, 1.0)
-    out = sr(clipped, noise_sigma)
-    excess = lr - clipped  # non-zero only beyond the percentiles
-    if bool(excess.any()):
-        out += imresize_torch(excess, scale=sr.scale)
+    out = restore_extremes(sr(clipped, projection), lr, clipped, functools.partial(imresize_torch, scale=sr.scale))
     return out * span + low
 
 
@@ -156,14 +152,14 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
     axis): the 2D model upscales the two other axes, and MATLAB bicubic completes ``axis``. Pass B
     does the same slicing along ``(axis + 1) % 3``. The output is the mean of the two passes, so
     the third axis is upscaled by the model twice and each slice axis once by the model and once by
-    bicubic. Cost: about twice the time of :func:`upscale_volume` (two model passes, plus two cheap
-    1D bicubic passes), and the output holds ``scale ** 3`` times the input's voxels (x2: 8x);
-    peak memory is about 2.5 times the output array.
+    bicubic. Cost: two model passes of :func:`upscale_volume` plus two 1D bicubic passes; the
+    output holds ``scale ** 3`` times the input's voxels, and at the peak memory holds the fused
+    array, one pass on the output grid and that pass before its 1D completion.
 
     Args:
         volume: 3D volume whose three spacings agree within 1 %.
         sr, scale, kwargs: as :func:`upscale_volume` (``percentiles``, ``batch_size``,
-            ``noise_sigma``, ``progress``, ``name``).
+            ``projection``, ``progress``, ``name``).
         axis: slice axis of pass A (pass B slices along ``(axis + 1) % 3``).
 
     Returns:
@@ -192,15 +188,17 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
 
 
 def load_upscaler(checkpoint: str | Path,
-                  options: UpscaleOptions) -> tuple[Inference, tuple[float, float], float | None]:
-    """The inference path of a checkpoint's generator, its normalisation percentiles, and the noise
-    level of its k-space data consistency (None: none).
+                  options: UpscaleOptions) -> tuple[Inference, tuple[float, float], Projection | None]:
+    """The inference path of a checkpoint's generator, its normalisation percentiles, and the
+    data-consistency projection of its training degradation (None: none).
 
-    Data consistency applies (``options.data_consistency``) to a generator trained on
-    k-space-truncated LR without blur: that is how a scan relates to a finer acquisition of the
-    same anatomy, so the output keeps the scan's own k-space, up to the training noise level
-    (the level ``evaluate`` projects at). A real scan is usually less noisy than that: the ball is
-    then larger than needed, which is safe (it still holds the true image) but corrects less.
+    Data consistency applies (``options.data_consistency``) where the checkpoint's ``degradation``
+    record has a projection (:meth:`~mri_sr.data.degradation.Degradation.consistency`): k-space
+    truncation without blur, which is how a scan relates to a finer acquisition of the same
+    anatomy, so the output keeps the scan's own k-space, up to the training noise level (the
+    level ``evaluate`` projects at). A real scan is usually less noisy than that: the ball is
+    then larger than needed, which is safe (it still holds the true image) but corrects less. A
+    checkpoint without a ``degradation`` record gets none.
 
     Raises:
         MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, or
@@ -217,13 +215,13 @@ def load_upscaler(checkpoint: str | Path,
         raise MriSrError(f"{checkpoint}: checkpoint has no 'normalisation' percentiles")
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
-    trained_on = generator.info.get("degradation") or {}
-    noise_sigma = consistency_noise(trained_on.get("kind", ""), trained_on.get("blur_sigma", 0.0),
-                                    trained_on.get("noise_sigma", 0.0)) if options.data_consistency else None
-    if noise_sigma is not None:
-        log.info("%s: outputs projected onto the scan's k-space up to noise %.3g (--no-data-consistency: off)",
-                 checkpoint, noise_sigma)
-    return inference, generator.percentiles, noise_sigma
+    trained_on = generator.info.get("degradation")
+    projection = (from_dict({**trained_on, "scale": generator.scale}).consistency()
+                  if trained_on and options.data_consistency else None)
+    if projection is not None:
+        log.info("%s: outputs projected onto the scan's measurements (%s; --no-data-consistency: off)",
+                 checkpoint, ", ".join(f"{k} {v:.3g}" for k, v in projection.to_dict().items()))
+    return inference, generator.percentiles, projection
 
 
 def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Path | None = None,
@@ -247,18 +245,18 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
     if (checkpoint is None) == (method is None):
         raise MriSrError(f"{output}: give exactly one of --checkpoint and --method")
     if checkpoint is not None:
-        sr, percentiles, noise_sigma = load_upscaler(checkpoint, options)
+        sr, percentiles, projection = load_upscaler(checkpoint, options)
         scale, how = sr.scale, f"checkpoint {Path(checkpoint).name}"
     elif method == "bicubic":
         scale = options.scale or 2
-        sr, percentiles, noise_sigma, how = bicubic(scale), None, None, method
+        sr, percentiles, projection, how = bicubic(scale), None, None, method
     else:
         raise MriSrError(f"--method {method}: unknown (known: bicubic)")
     name = str(input)
     scan = load_volume(input, series=options.series).select(options.volume, name=name)
     upscale = upscale_volume_orthogonal if options.fuse_orthogonal else upscale_volume
     result = upscale(scan, sr, scale=scale, axis=options.axis, percentiles=percentiles,
-                     batch_size=options.batch_size, noise_sigma=noise_sigma, progress=options.progress,
+                     batch_size=options.batch_size, projection=projection, progress=options.progress,
                      name=name)
     save_nifti(Volume(result.data, result.affine, f"{result.source} with {how}"), output)
     log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mri_sr.data.resize import imresize
+from mri_sr.resample import imresize
 from mri_sr.metrics import (
     benchmark_psnr_ssim,
     psnr,

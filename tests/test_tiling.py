@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mri_sr.data.resize import imresize_torch
+from mri_sr.resample import imresize_torch
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 from mri_sr.nets import build_network

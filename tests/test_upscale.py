@@ -17,13 +17,13 @@ from scipy.ndimage import zoom
 from mri_sr.checkpoint import save_checkpoint
 from mri_sr.config import validate_config
 from mri_sr.data.dataset import load_split
-from mri_sr.data.degrade import Degradation
-from mri_sr.data.kspace import kspace_truncate_torch, kspace_zero_fill
+from mri_sr.data.degradation import Bicubic, Degradation, KSpace
 from mri_sr.data.normalize import Normalisation, fit_percentiles
 from mri_sr.data.prepare import prepare
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.metrics import psnr
 from mri_sr.nets import build_network
+from mri_sr.resample import kspace_truncate, kspace_zero_fill
 from mri_sr.geometry import default_axis, upscaled_affine
 from mri_sr.upscale import bicubic, load_upscaler, upscale_volume, upscale_volume_orthogonal
 from mri_sr.upscale_options import UpscaleOptions
@@ -203,7 +203,7 @@ def degraded_copy(hr: Volume, norm: Normalisation, degradation: Degradation | No
     """The LR scan a scanner would give: each axial slice blurred and downscaled as in training
     (or by ``degradation``), in scanner units, on a grid of twice the in-plane voxel size covering
     the same field of view."""
-    degradation = degradation or Degradation("bicubic", SCALE, BLUR_SIGMA, 0.0)
+    degradation = degradation or Bicubic(SCALE, BLUR_SIGMA, 0.0)
     slices = [norm.invert(degradation(norm.apply(hr.data[:, :, k]), np.random.default_rng(k)))
               for k in range(hr.data.shape[2])]
     # LR voxel i is centred where HR index 2 i + 0.5 is (the two HR voxels it covers).
@@ -253,7 +253,7 @@ def test_kspace_checkpoint_output_keeps_the_scans_own_kspace(cli, trained, tmp_p
     whose raw output is far from the scan, so the projection has work to do)."""
     hr, norm = trained["hr"], trained["norm"]
     hr = Volume(hr.data[:, :, 20:32], hr.affine, "slab")
-    lr = degraded_copy(hr, norm, Degradation("kspace", SCALE, 0.0, 0.01))
+    lr = degraded_copy(hr, norm, KSpace(SCALE, 0.0, 0.01))
     save_nifti(lr, tmp_path / "lr.nii.gz")
     torch.manual_seed(0)
     spec = {**MICRO_SPEC, "image_skip": False}  # no interpolation to fall back on: far from the scan
@@ -276,7 +276,7 @@ def test_kspace_checkpoint_output_keeps_the_scans_own_kspace(cli, trained, tmp_p
         """Per-pixel RMS of the zero-filled difference between the scan and the output's central k-space."""
         sr_t = torch.from_numpy(np.moveaxis((sr - fitted.low) / span, 2, 0)[:, None])
         lr_t = torch.from_numpy(np.moveaxis((lr.data - fitted.low) / span, 2, 0)[:, None]).double()
-        residual = kspace_zero_fill(lr_t - kspace_truncate_torch(sr_t, SCALE), SCALE)
+        residual = kspace_zero_fill(lr_t - kspace_truncate(sr_t, SCALE), SCALE)
         return float(residual.flatten(1).norm(dim=1).max() / residual[0].numel() ** 0.5)
 
     projected, raw = outputs[()], outputs[("--no-data-consistency",)]
@@ -290,9 +290,9 @@ def test_kspace_checkpoint_output_keeps_the_scans_own_kspace(cli, trained, tmp_p
 
 
 def build_and_load(path: Path, device: str = "cpu", precision: str = "fp32", self_ensemble: bool = False):
-    inference, percentiles, noise_sigma = load_upscaler(path, UpscaleOptions(device=device, precision=precision,
-                                                                             self_ensemble=self_ensemble))
-    assert noise_sigma is None  # trained on bicubic-blurred LR: no k-space data consistency
+    inference, percentiles, projection = load_upscaler(path, UpscaleOptions(device=device, precision=precision,
+                                                                            self_ensemble=self_ensemble))
+    assert projection is None  # trained on bicubic-blurred LR: no k-space data consistency
     assert percentiles == (0.5, 99.5)
     return inference
 

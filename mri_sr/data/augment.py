@@ -18,9 +18,10 @@ from monai.transforms import (
     RandScaleIntensity,
 )
 
-from mri_sr.data.prepare import FOREGROUND_LEVEL
+from mri_sr.data.foreground import FOREGROUND_LEVEL
 
-#: Defaults of the model schema's ``train.augmentation`` (probabilities per sample).
+#: Defaults of the model schema's ``train.augmentation`` (probabilities per sample); the one source:
+#: the schema does not repeat them.
 DEFAULTS: dict[str, Any] = {
     "flip": 0.5, "rot90": 0.5, "bias_field": 0.3, "gamma": 0.3, "histogram_shift": 0.2,
     "scale_intensity": 0.3, "invert": 0.2, "gibbs": 0.1,
@@ -34,7 +35,8 @@ def invert_contrast(img: torch.Tensor) -> torch.Tensor:
         img: (1, H, W) float in [0, 1].
 
     Returns:
-        (1, H, W) float in [0, 1]: ``min(x / 0.05, 1) * (1 - x)`` (0.05 = prepare's foreground level).
+        (1, H, W) float in [0, 1]: ``min(x / FOREGROUND_LEVEL, 1) * (1 - x)``
+        (:data:`mri_sr.data.foreground.FOREGROUND_LEVEL`).
     """
     return (img / FOREGROUND_LEVEL).clamp(0.0, 1.0) * (1.0 - img)
 

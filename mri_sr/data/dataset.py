@@ -12,13 +12,13 @@ from monai.data import set_track_meta
 from monai.transforms import Compose, MapTransform, Randomizable, RandFlipd, RandRotate90d
 from torch.utils.data import Dataset
 
-from mri_sr.data.split import SPLITS
-
 from mri_sr.data.augment import augmentation as augmentation_pipeline
-from mri_sr.data.degrade import Degradation
-from mri_sr.data.pairs import DEFAULTS as DEGRADATION_DEFAULTS
+from mri_sr.data.degradation import DegradationSampler, from_row
+from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
 from mri_sr.data.pairs import make_pair
+from mri_sr.data.split import SPLITS
 from mri_sr.errors import MriSrError
+
 
 def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
     """Read one split of a prepared folder into memory.
@@ -122,9 +122,10 @@ class BatchStream(Dataset):
         self.online = augmentation is not None or degradation is not None
         self.lr_patch_size, self.degradation = lr_patch_size, degradation
         if self.online:
-            meta = items[0]["meta"]
-            self.base = Degradation(meta["degradation"], scale, float(meta["blur_sigma"]), float(meta["noise_sigma"]))
-            self.context = int({**DEGRADATION_DEFAULTS, **(degradation or {})}["context"])
+            options = {**PAIR_DEFAULTS, **degradation} if degradation is not None else None
+            self.sampler = DegradationSampler(from_row({**items[0]["meta"], "scale": scale}), degradation)
+            self.context = int((options or PAIR_DEFAULTS)["context"])
+            self.zoom = tuple(options["zoom"]) if options is not None else (1.0, 1.0)
             self.transform = augmentation_pipeline(augmentation)
         else:
             self.transform = train_transform(lr_patch_size, scale)
@@ -147,5 +148,5 @@ class BatchStream(Dataset):
 
     def pair(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Any]:
         """One augmented, freshly degraded pair from slice ``index`` (see :func:`make_pair`)."""
-        return make_pair(self.items[index]["hr"], self.lr_patch_size, self.context, self.transform, self.base,
-                         self.degradation, rng)
+        return make_pair(self.items[index]["hr"], self.lr_patch_size, self.context, self.transform, self.sampler,
+                         self.zoom, rng)

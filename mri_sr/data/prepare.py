@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mri_sr.data.degrade import Degradation
+from mri_sr.data.degradation import Degradation, degradation_class
+from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import SPLITS, split_slabs, split_subjects
 from mri_sr.errors import MriSrError
@@ -26,7 +27,6 @@ from mri_sr.signals import raise_if_terminated
 log = logging.getLogger(__name__)
 
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
-FOREGROUND_LEVEL = 0.05
 MANIFEST_FIELDS = [
     "shard", "row", "subject", "source", "volume_index", "axis", "slice_index", "split",
     "norm_low", "norm_high", "norm_low_percentile", "norm_high_percentile",
@@ -176,9 +176,7 @@ def _write_slab(shards: Path, slab: _Slab, hr: np.ndarray, indices: list[int], l
                 "axis": data_cfg["axis"], "slice_index": indices[i], "split": split,
                 "norm_low": norm["low"], "norm_high": norm["high"],
                 "norm_low_percentile": norm["low_percentile"], "norm_high_percentile": norm["high_percentile"],
-                "degradation": degradation.kind, "scale": degradation.scale,
-                "blur_sigma": degradation.blur_sigma, "noise_sigma": degradation.noise_sigma,
-                "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
+                **degradation.to_row(), "seed": seed, "hr_height": hr.shape[1], "hr_width": hr.shape[2],
             })
     return rows
 
@@ -218,7 +216,7 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     if dupes:
         raise MriSrError(f"config: subject '{dupes[0]}' is given by several sources; set distinct 'subject' ids")
     deg_cfg = data_cfg["degradation"]
-    degradation = Degradation(deg_cfg["kind"], scale, deg_cfg["blur_sigma"], deg_cfg["noise_sigma"])
+    degradation = degradation_class(deg_cfg["kind"])(scale, deg_cfg["blur_sigma"], deg_cfg["noise_sigma"])
     split_cfg = data_cfg["split"]
     by_subject = split_subjects(subjects, split_cfg["val"], split_cfg["test"], seed) if len(subjects) >= 3 else None
     if by_subject is None and not split_cfg["only"]:

@@ -2,28 +2,56 @@
 
 The dataset decides the convention: a prepared folder (``manifest.csv``) is measured as MRI
 (:mod:`mri_sr.evaluate.mri`), a benchmark folder (``HR/``) or ``builtin:skimage`` as published SR
-tables are (:mod:`mri_sr.evaluate.natural`).
+tables are (:mod:`mri_sr.evaluate.natural`). Both give per-image rows that :func:`summarise`
+aggregates for the metrics JSON (:func:`json_float` keeps it valid JSON); the two evaluators import
+these from here, so :func:`evaluate` imports them when it runs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mri_sr import __version__
-from mri_sr.errors import MriSrError
-from mri_sr.data.resize import CLASSICAL
 from mri_sr.device import Precision, pick_device
-from mri_sr.evaluate.methods import SRMethod, load_method
-from mri_sr.evaluate.mri import evaluate_mri, is_prepared
-from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
+from mri_sr.errors import MriSrError
+from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
 from mri_sr.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
+
+
+def json_float(value: float | None) -> float | None:
+    """A float for JSON: ``None`` for NaN and infinity (identical images), else the value."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def summarise(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float | None]:
+    """Mean and standard deviation (over rows, ddof 0) of each key.
+
+    Args:
+        rows: per-image (or per-volume) dicts holding the keys; a ``None`` value (infinite PSNR or
+            an empty mask) is left out of that key's statistics.
+        keys: metric names, e.g. ``("psnr", "ssim")``.
+
+    Returns:
+        ``{key: mean, key_std: std}``; ``None`` for keys with no values.
+    """
+    out: dict[str, float | None] = {}
+    for key in keys:
+        values = np.array([r[key] for r in rows if r.get(key) is not None], dtype=np.float64)
+        out[key] = float(values.mean()) if values.size else None
+        out[f"{key}_std"] = float(values.std()) if values.size else None
+    return out
 
 
 def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | None = None, device: str = "auto",
@@ -43,9 +71,10 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
             :mod:`mri_sr.device`); metrics are computed in fp32 either way.
         mask: MRI only: also report metrics inside the foreground mask (``masked``).
         images_dir: folder for a few LR / SR / HR example images and ``index.json``.
-        data_consistency: MRI only: project a generator's output onto its LR's k-space
-            data-consistency ball at the prepared degradation's noise level
-            (:func:`mri_sr.data.kspace.kspace_consistency`; k-space degradations without blur).
+        data_consistency: MRI only: project a generator's output onto its LR with the prepared
+            degradation's data-consistency projection
+            (:meth:`mri_sr.data.degradation.Degradation.consistency`: k-space degradations
+            without blur, at their noise level).
         self_ensemble: a generator averages its outputs over the four quarter turns of
             each input (recorded as ``self_ensemble``; always False for classical methods).
 
@@ -59,6 +88,9 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
     Raises:
         MriSrError: an unknown method or dataset, or a mismatched checkpoint (named).
     """
+    from mri_sr.evaluate.mri import evaluate_mri, is_prepared
+    from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
+
     start = time.perf_counter()
     if not (dataset == BUILTIN or is_prepared(dataset) or is_benchmark(dataset)):
         raise MriSrError(f"{dataset}: not a prepared folder (manifest.csv), a benchmark folder (HR/), nor {BUILTIN}")
@@ -94,4 +126,4 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
     return result
 
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "json_float", "summarise"]

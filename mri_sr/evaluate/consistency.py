@@ -6,16 +6,16 @@ input (invented structure, shifted intensities).
 
 - Natural images: MATLAB bicubic downscaling in uint8 mode of the uint8 SR output (as the
   benchmark LR images are made), PSNR on the BT.601 Y channel, ``data_range`` 255, no border crop.
-- MRI: the prepared data's degradation (kind, scale and blur from the manifest, no noise) of the
-  SR slice, PSNR with ``data_range`` 1 on normalised intensities, no border crop.
+- MRI: the prepared data's degradation (kind, scale and blur from the manifest row, no noise) of
+  the SR slice, PSNR with ``data_range`` 1 on normalised intensities, no border crop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mri_sr.data.degrade import Degradation
-from mri_sr.data.resize import imresize
+from mri_sr.data.degradation import Degradation, from_row
+from mri_sr.resample import imresize
 from mri_sr.metrics import per_slice, psnr, psnr_batch, rgb_to_y
 
 
@@ -38,8 +38,7 @@ def natural_lr_consistency(sr_rgb: np.ndarray, lr_rgb: np.ndarray, scale: int) -
 
 def mri_degradation(meta: dict) -> Degradation:
     """The degradation of a manifest row, without noise (noise cannot be undone or repeated)."""
-    return Degradation(kind=meta["degradation"], scale=int(meta["scale"]),
-                       blur_sigma=float(meta["blur_sigma"]), noise_sigma=0.0)
+    return from_row(meta).replace(noise_sigma=0.0)
 
 
 def mri_lr_consistency(sr: np.ndarray, lr: np.ndarray, degradation: Degradation) -> tuple[np.ndarray, np.ndarray]:

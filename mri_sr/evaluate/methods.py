@@ -8,7 +8,7 @@ Two entry points, one per image convention:
 
 Classical methods:
 
-- ``bicubic``: MATLAB ``imresize`` bicubic (:func:`mri_sr.data.resize.imresize`); uint8 mode
+- ``bicubic``: MATLAB ``imresize`` bicubic (:func:`mri_sr.resample.imresize`); uint8 mode
   (rounded after each axis, as MATLAB) for RGB, float for MRI.
 - ``nearest`` and ``lanczos``: Pillow ``Image.resize`` with ``NEAREST`` (pixel replication at an
   integer scale) and ``LANCZOS`` (a = 3); on the uint8 RGB image for natural images and on each
@@ -30,12 +30,14 @@ import torch
 from PIL import Image
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.data.resize import CLASSICAL, imresize
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
-from mri_sr.inference import Inference
+from mri_sr.inference import Inference, Projection
 from mri_sr.metrics import rgb_to_ycbcr, ycbcr_to_rgb
+from mri_sr.resample import imresize
 
+# The classical (non-learned) upscaling methods, in the order reports list them.
+CLASSICAL = ("nearest", "bicubic", "lanczos")
 _PIL_FILTERS = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
 MAX_BATCH = 16  # slices per generator call
 BATCH_PIXELS = 2**20  # ... and at most this many output pixels per call
@@ -64,20 +66,20 @@ class SRMethod:
     source: str | None = None
     info: dict[str, Any] | None = None
 
-    def upscale_float(self, lr: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
+    def upscale_float(self, lr: np.ndarray, projection: Projection | None = None) -> np.ndarray:
         """Upscale a batch of float images.
 
         Args:
             lr: (B, C, h, w) float32 in [0, 1] (normalised intensities).
-            noise_sigma: generators only: project onto the LR's k-space data-consistency ball for
-                this noise level (:class:`~mri_sr.inference.Inference`); classical methods ignore it.
+            projection: generators only: the data-consistency projection applied to the output
+                (:class:`~mri_sr.inference.Inference`); classical methods ignore it.
 
         Returns:
             (B, C, h*scale, w*scale) float32, clipped to [0, 1].
         """
         lr = np.asarray(lr, dtype=np.float32)
         if self.net_g is not None:
-            return self._run_net(lr, noise_sigma)
+            return self._run_net(lr, projection)
         out = np.empty((*lr.shape[:2], lr.shape[2] * self.scale, lr.shape[3] * self.scale), np.float32)
         for b in range(lr.shape[0]):
             for c in range(lr.shape[1]):
@@ -113,9 +115,9 @@ class SRMethod:
         size = (img.shape[1] * self.scale, img.shape[0] * self.scale)
         return np.asarray(Image.fromarray(img).resize(size, _PIL_FILTERS[self.kind]), np.float32)
 
-    def _run_net(self, lr: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
+    def _run_net(self, lr: np.ndarray, projection: Projection | None = None) -> np.ndarray:
         """(B, C, h, w) float32 -> generator output clipped to [0, 1] (see :class:`Inference`)."""
-        sr = self.net_g(torch.from_numpy(np.ascontiguousarray(lr)), noise_sigma)
+        sr = self.net_g(torch.from_numpy(np.ascontiguousarray(lr)), projection)
         return np.ascontiguousarray(sr.cpu().numpy())
 
 

@@ -29,14 +29,13 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from mri_sr.data.dataset import load_split
-from mri_sr.data.prepare import FOREGROUND_LEVEL
-from mri_sr.data.kspace import consistency_noise
+from mri_sr.data.degradation import Degradation, from_row
+from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.errors import MriSrError
-from mri_sr.data.degrade import Degradation
+from mri_sr.evaluate import json_float, summarise
 from mri_sr.evaluate.consistency import mri_degradation, mri_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
-from mri_sr.evaluate.stats import json_float, summarise
 from mri_sr.metrics import hfen_batch, per_slice, psnr, psnr_batch, ssim_batch
 
 log = logging.getLogger(__name__)
@@ -151,9 +150,10 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         scale: SR factor; must be the folder's.
         mask: also report metrics inside the foreground mask (under ``masked``).
         images_dir: where to save :data:`NUM_SAMPLES` example slices for the report, or None.
-        data_consistency: project a generator's output onto its LR's k-space data-consistency
-            ball at the manifest's noise level (:func:`~mri_sr.data.kspace.consistency_noise`); classical methods
-            are measured as they are.
+        data_consistency: project a generator's output onto its LR with the manifest
+            degradation's data-consistency projection, where it has one
+            (:meth:`~mri_sr.data.degradation.Degradation.consistency`); classical methods are
+            measured as they are.
 
     Returns:
         The metrics without the method fields: ``dataset`` (``mri:{folder name}``), ``kind``,
@@ -178,9 +178,8 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         lr = np.stack([it["lr"][0] for it in slices])
         hr = np.stack([it["hr"][0] for it in slices])
         meta = slices[0]["meta"]
-        sigma = (consistency_noise(meta["degradation"], meta["blur_sigma"], meta["noise_sigma"])
-                 if use_consistency else None)
-        sr = method.upscale_float(lr[:, None], sigma)[:, 0]
+        projection = from_row(meta).consistency() if use_consistency else None
+        sr = method.upscale_float(lr[:, None], projection)[:, 0]
         if sr.shape != hr.shape:
             raise MriSrError(f"{folder}: SR slices are {sr.shape[1:]}, HR slices {hr.shape[1:]}")
         metrics = _volume_metrics(sr, hr, lr, mri_degradation(slices[0]["meta"]), mask)
@@ -205,8 +204,8 @@ def evaluate_mri(method: SRMethod, dataset: str, scale: int, *, mask: bool,
         "volume_psnr": summarise(volume_rows, ("psnr",))["psnr"],
         "volume_ssim": summarise(volume_rows, ("ssim",))["ssim"],
         "degradation": mri_degradation(items[0]["meta"]).to_dict(),
-        # one degradation per prepared folder: the last volume's noise level is every volume's
-        "data_consistency": {"noise_sigma": sigma} if sigma is not None else None,
+        # one degradation per prepared folder: the last volume's projection is every volume's
+        "data_consistency": projection.to_dict() if projection is not None else None,
         "convention": {"data_range": 1.0, "crop_border": 0, "sr_clipped_to": [0.0, 1.0],
                        "volume_psnr": "3D, over all test voxels of the volume",
                        "volume_ssim": "mean of the 2D slice SSIMs", "ssim": "11x11 Gaussian, sigma 1.5",

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mri_sr.data.resize import imresize
 from mri_sr.errors import MriSrError, one_line
+from mri_sr.evaluate import json_float, summarise
 from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.methods import SRMethod
 from mri_sr.evaluate.samples import NUM_SAMPLES, write_index, write_sample
-from mri_sr.evaluate.stats import json_float, summarise
 from mri_sr.metrics import benchmark_hfen, benchmark_psnr_ssim
+from mri_sr.resample import imresize
 
 log = logging.getLogger(__name__)
 

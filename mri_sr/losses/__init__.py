@@ -8,6 +8,9 @@ Conventions for the training step: the ``gan`` weight multiplies ``GANLoss.gener
 discriminator loss is not weighted); ``cycle`` holds forward + backward cycle and ``identity`` holds
 ``identity_hr + identity_lr`` (the two values :class:`IdentityLoss` returns); ``lr_pixel`` is a
 :class:`PixelLoss` between SRResCycGAN's degradation generator output G_LR(hr) and the paired LR.
+``identity`` and ``lr_consistency`` resample as the prepared data's degradation does: their config
+option ``resample`` names its kind (:data:`mri_sr.data.degradation.DEGRADATIONS`; default
+:class:`~mri_sr.data.degradation.KSpace`), the scale comes from the data.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mri_sr.data.degradation import KSpace, degradation_class
 from mri_sr.errors import MriSrError
 from mri_sr.losses.adversarial import GANLoss
 from mri_sr.losses.cycle import CycleLoss, IdentityLoss, LRConsistencyLoss
@@ -38,6 +42,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "identity": IdentityLoss,
     "lr_consistency": LRConsistencyLoss,
 }
+_RESAMPLING = (IdentityLoss, LRConsistencyLoss)  # terms built on the data's degradation
 
 __all__ = [
     "LOSSES",
@@ -54,7 +59,7 @@ __all__ = [
 
 
 def build_loss_terms(
-    weights: Mapping[str, float], **options: Mapping[str, Any]
+    weights: Mapping[str, float], scale: int | None = None, **options: Mapping[str, Any]
 ) -> nn.ModuleDict:
     """Build the loss modules whose weight is non-zero.
 
@@ -65,6 +70,7 @@ def build_loss_terms(
 
     Args:
         weights: ``{term name: weight >= 0}``, names from :data:`LOSSES`.
+        scale: the data's scale; needed by ``identity`` and ``lr_consistency``.
         **options: per-term constructor keywords, e.g.
             ``perceptual={"network": "mri", "mri": {"checkpoint": "features.pt"}}, gan={"gan_type": "ragan"}``.
 
@@ -89,8 +95,20 @@ def build_loss_terms(
             if name == "perceptual":
                 logger.warning("perceptual loss weight is 0: perceptual loss is off (no feature network)")
             continue
-        terms[name] = LOSSES[name](**dict(options.get(name, {})))
+        terms[name] = _build(name, dict(options.get(name, {})), scale)
     return terms
+
+
+def _build(name: str, kwargs: dict[str, Any], scale: int | None) -> nn.Module:
+    """One loss module; a resampling term's ``resample`` kind becomes its degradation at ``scale``."""
+    cls = LOSSES[name]
+    if cls in _RESAMPLING:
+        if scale is None:
+            raise ValueError(f"loss term {name!r} needs the data's scale")
+        resample = kwargs.pop("resample", None)
+        kind = KSpace if resample is None else degradation_class(resample)
+        kwargs["degradation"] = kind(scale=scale)
+    return cls(**kwargs)
 
 
 def weighted_sum(

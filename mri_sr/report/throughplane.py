@@ -11,7 +11,7 @@ from mri_sr.fsutil import atomic_path
 from mri_sr.io import Volume, load_volume
 from mri_sr.report.figures import plt, png_data_uri
 from mri_sr.report.html import image_tag, page
-from mri_sr.data.axis_interp import bspline_axis
+from mri_sr.resample import bspline_axis
 
 _NOTE = ("Each scan: its central slices along the three array axes (voxel aspect in mm). Rows: the thick-slice "
          "input (each slice repeated to the output grid), cubic B-spline interpolation along the slice axis, and "

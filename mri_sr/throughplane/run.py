@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import save_checkpoint
-from mri_sr.data.axis_interp import interpolate_axis
+from mri_sr.resample import interpolate_axis
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import Precision, pick_device
 from mri_sr.inference import Inference

@@ -104,7 +104,7 @@ class Trainer:
                                       betas=betas) if params_d else None
         self.schedulers = {"g": _scheduler(self.opt_g, tc),
                            **({"d": _scheduler(self.opt_d, tc)} if self.opt_d else {})}
-        self.losses = build_loss_terms(config["losses"]["weights"], **config["losses"].get("options", {})).to(device)
+        self.losses = build_loss_terms(config["losses"]["weights"], scale, **config["losses"].get("options", {})).to(device)
         self.weights = dict(config["losses"]["weights"])
         self.nets = self._wrap(config["device"]["compile"], ddp or Distributed())
 

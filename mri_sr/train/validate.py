@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mri_sr.data.resize import imresize_torch
+from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision
 from mri_sr.inference import Inference
 from mri_sr.metrics import per_slice, psnr_batch, ssim_batch

@@ -6,13 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mri_sr.data.degrade import Degradation
-from mri_sr.data.kspace import (
-    kspace_consistency,
-    kspace_truncate_torch,
-    kspace_zero_fill,
-)
+from mri_sr.data.degradation import KSpace, KSpaceConsistency
 from mri_sr.io import load_volume
+from mri_sr.resample import kspace_truncate, kspace_zero_fill
 
 SIGMA = 0.02
 
@@ -22,13 +18,13 @@ def pair():
     """(hr, lr): an axial MNI slice (x4 size) and its k-space x4 + Rician LR, as (1, 1, H, W) tensors."""
     hr = load_volume("builtin:mni152").data[:, :, 90]
     hr = np.ascontiguousarray(hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4] / hr.max(), np.float32)
-    lr = Degradation(kind="kspace", scale=4, noise_sigma=SIGMA)(hr, np.random.default_rng(0))
+    lr = KSpace(scale=4, noise_sigma=SIGMA)(hr, np.random.default_rng(0))
     return torch.from_numpy(hr)[None, None], torch.from_numpy(np.asarray(lr, np.float32))[None, None]
 
 
 def distance(sr, lr):
     """||Z(lr - T(sr))|| per pixel: the disagreement of sr with lr, in noise-level units."""
-    residual = kspace_zero_fill(lr.double() - kspace_truncate_torch(sr.double(), 4), 4)
+    residual = kspace_zero_fill(lr.double() - kspace_truncate(sr.double(), 4), 4)
     return float(residual.norm() / residual.numel() ** 0.5)
 
 
@@ -48,7 +44,7 @@ def test_the_true_image_is_about_one_noise_level_from_its_lr(pair):
 def test_projection_lands_on_the_ball_and_comes_closer_to_the_true_image(pair, kind):
     hr, lr = pair
     sr = wrong_outputs(hr)[kind]
-    projected = kspace_consistency(sr, lr, 4, SIGMA)
+    projected = KSpaceConsistency(4, SIGMA)(sr, lr)
     assert projected.shape == sr.shape and projected.dtype == sr.dtype
     # About on the ball: T takes a magnitude, so one straight step lands within 15% of the radius.
     assert distance(sr, lr) > 1.15 * SIGMA and SIGMA * 0.95 < distance(projected, lr) < 1.15 * SIGMA
@@ -63,9 +59,9 @@ def test_projection_lands_on_the_ball_and_comes_closer_to_the_true_image(pair, k
 
 def test_an_output_inside_the_ball_is_left_alone_and_a_second_projection_barely_moves(pair):
     hr, lr = pair
-    inside = kspace_consistency(hr, lr, 4, 2 * SIGMA)
+    inside = KSpaceConsistency(4, 2 * SIGMA)(hr, lr)
     assert torch.equal(inside, hr)
     sr = hr * 1.2
-    once = kspace_consistency(sr, lr, 4, SIGMA)
-    twice = kspace_consistency(once, lr, 4, SIGMA)
+    once = KSpaceConsistency(4, SIGMA)(sr, lr)
+    twice = KSpaceConsistency(4, SIGMA)(once, lr)
     assert float((twice - once).norm()) < 0.1 * float((once - sr).norm())

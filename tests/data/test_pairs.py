@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from monai.data import set_track_meta
@@ -12,8 +10,8 @@ from mri_sr.config import validate_config
 from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
 from mri_sr.data.augment import augmentation
 from mri_sr.data.dataset import BatchStream, load_split
-from mri_sr.data.degrade import Degradation
-from mri_sr.data.pairs import draw_degradation, make_pair
+from mri_sr.data.degradation import Bicubic, DegradationSampler, KSpace
+from mri_sr.data.pairs import make_pair
 from mri_sr.data.prepare import prepare
 from mri_sr.metrics import psnr
 
@@ -39,8 +37,9 @@ def _seeded(options, seed=3):
 
 def _pair(items, options, context, seed=3, ranges=RANGES):
     """(lr, hr, draw) of one sample with the augmentation ``options`` and a fixed generator state."""
-    base = Degradation("kspace", SCALE, 0.0, 0.01)
-    return make_pair(items[40]["hr"], 24, context, _seeded(options, seed), base, ranges, np.random.default_rng(seed))
+    base = KSpace(SCALE, 0.0, 0.01)
+    return make_pair(items[40]["hr"], 24, context, _seeded(options, seed), DegradationSampler(base, ranges),
+                     ranges["zoom"], np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
@@ -58,8 +57,9 @@ def test_each_augmentation_keeps_lr_the_degradation_of_the_augmented_hr(prepared
 
 def test_context_margin_keeps_lr_close_to_the_degraded_patch(prepared):
     lr, hr, draw = _pair(prepared, {}, context=6, ranges={**RANGES, "zoom": [1.0, 1.0]})
-    clean = replace(draw.degradation, noise_sigma=0.0)
-    lr_clean, _, _ = make_pair(prepared[40]["hr"], 24, 6, _seeded({}), clean, None, np.random.default_rng(3))
+    clean = draw.degradation.replace(noise_sigma=0.0)
+    lr_clean, _, _ = make_pair(prepared[40]["hr"], 24, 6, _seeded({}), DegradationSampler(clean, None), (1.0, 1.0),
+                               np.random.default_rng(3))
     assert lr.shape == (1, 24, 24) and hr.shape == (1, 96, 96)
     # Degrading the patch alone differs from degrading it inside its context only near the borders.
     alone = clean(hr[0], np.random.default_rng(0))
@@ -68,14 +68,18 @@ def test_context_margin_keeps_lr_close_to_the_degraded_patch(prepared):
 
 def test_degradation_draws_stay_in_their_ranges():
     rng = np.random.default_rng(0)
-    draws = [draw_degradation(Degradation("kspace", SCALE), RANGES, rng) for _ in range(200)]
+    sampler = DegradationSampler(KSpace(SCALE), RANGES)
+    draws = [sampler.draw(rng) for _ in range(200)]
     d = [x.degradation for x in draws]
-    assert all(1.0 <= x.kspace_factor <= 1.3 and 0 <= x.blur_sigma <= 0.8 and 0 <= x.noise_sigma <= 0.03 for x in d)
-    kinds = [x.kind for x in d]
-    assert 0.15 < kinds.count("bicubic") / len(kinds) < 0.45 and "kspace" in kinds
+    assert all(getattr(x, "kspace_factor", 1.0) <= 1.3 and 0 <= x.blur_sigma <= 0.8 and 0 <= x.noise_sigma <= 0.03
+               for x in d)
+    assert all(1.0 <= x.kspace_factor for x in d if isinstance(x, KSpace))
+    kinds = [type(x) for x in d]
+    assert 0.15 < kinds.count(Bicubic) / len(kinds) < 0.45 and KSpace in kinds
+    assert all(x.scale == SCALE for x in d)
     assert len({x.noise_seed for x in draws}) == len(draws)
-    base = Degradation("bicubic", SCALE, 0.5, 0.02)
-    assert draw_degradation(base, None, rng).degradation == base
+    base = Bicubic(SCALE, 0.5, 0.02)
+    assert DegradationSampler(base, None).draw(rng).degradation == base
 
 
 def test_same_seed_and_iteration_give_the_same_batch(prepared):
@@ -92,10 +96,11 @@ def test_same_seed_and_iteration_give_the_same_batch(prepared):
 
 def test_zoomed_pairs_stay_consistent_and_show_coarser_anatomy(prepared):
     zoomed = {**RANGES, "zoom": [2.0, 2.0]}
-    base = Degradation("kspace", SCALE, 0.0, 0.01)
-    lr, hr, draw = make_pair(prepared[40]["hr"], 24, 0, _seeded({}), base, zoomed, np.random.default_rng(3))
-    plain_lr, plain_hr, _ = make_pair(prepared[40]["hr"], 24, 0, _seeded({}), base, {**RANGES, "zoom": [1.0, 1.0]},
-                                      np.random.default_rng(3))
+    base = KSpace(SCALE, 0.0, 0.01)
+    lr, hr, draw = make_pair(prepared[40]["hr"], 24, 0, _seeded({}), DegradationSampler(base, zoomed), zoomed["zoom"],
+                             np.random.default_rng(3))
+    plain_lr, plain_hr, _ = make_pair(prepared[40]["hr"], 24, 0, _seeded({}), DegradationSampler(base, RANGES),
+                                      (1.0, 1.0), np.random.default_rng(3))
     assert lr.shape == plain_lr.shape == (1, 24, 24) and hr.shape == plain_hr.shape == (1, 96, 96)
     np.testing.assert_allclose(lr[0], draw(hr[0]), atol=1e-5)
     # Area averaging over twice the field of view: more edges per patch, the same intensity range.

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from mri_sr.data.resize import imresize
 from mri_sr.evaluate import evaluate
 from mri_sr.evaluate.consistency import natural_lr_consistency
 from mri_sr.evaluate.natural import BUILTIN_SKIMAGE
+from mri_sr.resample import imresize
 
 # Published bicubic results on Set5 (BT.601 Y, border of S pixels cropped, SSIM 11x11 Gaussian).
 PUBLISHED = {2: (33.66, 0.9299), 4: (28.42, 0.8104)}

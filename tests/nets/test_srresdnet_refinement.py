@@ -9,7 +9,7 @@ import torch
 from nilearn.datasets import load_mni152_template
 
 from mri_sr.config import load_config
-from mri_sr.data.degrade import Degradation
+from mri_sr.data.degradation import from_dict
 from mri_sr.nets import build_network
 from mri_sr.nets.srrescycgan import estimate_noise_std
 from mri_sr.train.plan import resolve_models
@@ -29,7 +29,7 @@ def _noise_free_pair(scale: int) -> tuple[torch.Tensor, torch.Tensor]:
     data = np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32)
     hr = data[:192, :232, 90] / data.max()
     config = load_config(REPO / "configs" / "gpu.yaml")["data"]["degradation"]
-    lr = Degradation(config["kind"], scale, config["blur_sigma"], config["noise_sigma"])(hr, np.random.default_rng(0))
+    lr = from_dict({**config, "scale": scale})(hr, np.random.default_rng(0))
     return torch.from_numpy(lr)[None, None], torch.from_numpy(hr)[None, None]
 
 

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mri_sr.data.degrade import kspace_truncate
-from mri_sr.data.kspace import kspace_zero_fill
 from mri_sr.io import load_volume
 from mri_sr.nets import build_network
-from mri_sr.nets.upsample import sinc_taps, upsample
+from mri_sr.nets.upsample import upsample
+from mri_sr.resample import kspace_truncate, kspace_zero_fill, sinc_taps
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -29,7 +28,7 @@ def test_sinc_is_closer_than_bicubic_to_a_kspace_truncated_slice_and_to_zero_fil
     hr = load_volume("builtin:mni152").data[:, :, 90]
     hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4]
     hr = torch.from_numpy(np.ascontiguousarray(hr / hr.max(), np.float32))[None, None]
-    lr = torch.from_numpy(kspace_truncate(hr[0, 0].numpy(), 4)[None, None].astype(np.float32))
+    lr = kspace_truncate(hr.double(), 4).float()
     sinc, cubic = upsample(lr, 4, "sinc"), upsample(lr, 4, "bicubic")
     zero_fill = kspace_zero_fill(lr, 4)
     assert psnr(sinc, hr) > psnr(cubic, hr) + 0.2

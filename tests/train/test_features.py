@@ -15,7 +15,7 @@ from skimage import filters
 
 from mri_sr.checkpoint import load_weights
 from mri_sr.data.dataset import load_split
-from mri_sr.data.resize import imresize_torch
+from mri_sr.resample import imresize_torch
 from mri_sr.errors import MriSrError
 from mri_sr.losses import PerceptualLoss
 from mri_sr.losses.mri_features import MRIFeatureNet, MRIFeatures

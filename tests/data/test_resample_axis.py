@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mri_sr.data.axis_interp import bspline_axis, interpolate_axis
+from mri_sr.resample import bspline_axis, interpolate_axis
 
 
 def _keys_cubic(x: np.ndarray, a: float = -0.75) -> np.ndarray:

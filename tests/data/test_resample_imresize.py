@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mri_sr.data.resize import imresize, imresize_torch
+from mri_sr.resample import imresize, imresize_torch
 
 SET5 = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "natural" / "Set5"
 needs_set5 = pytest.mark.skipif(not (SET5 / "HR").is_dir(), reason=f"shared Set5 data not found at {SET5}")

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from mri_sr.data.degrade import Degradation, add_rician_noise, kspace_truncate
+from mri_sr.data.degradation import Bicubic, add_rician_noise, degradation_class
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import split_slabs, split_subjects
 from mri_sr.errors import MriSrError
+from mri_sr.resample import imresize
+from mri_sr.resample import kspace_truncate as kspace_truncate_torch
+
+
+def kspace_truncate(img: np.ndarray, scale: int, factor: float = 1.0) -> np.ndarray:
+    """k-space truncation of a float64 (H, W) array."""
+    return kspace_truncate_torch(torch.from_numpy(np.asarray(img, np.float64)), scale, factor).numpy()
 
 
 def test_kspace_truncation_keeps_constant_and_band_limited_images():
@@ -24,7 +32,6 @@ def test_kspace_truncation_keeps_constant_and_band_limited_images():
 def test_kspace_truncation_is_aligned_with_bicubic():
     y, x = np.mgrid[0:64, 0:64]
     img = 0.5 + 0.3 * np.sin(2 * np.pi * (2 * y + x) / 64)
-    from mri_sr.data.resize import imresize
 
     # interior: borders differ by design (periodic k-space vs symmetric bicubic padding)
     np.testing.assert_allclose(kspace_truncate(img, 4)[2:-2, 2:-2], imresize(img, 0.25)[2:-2, 2:-2], atol=0.003)
@@ -45,7 +52,7 @@ def test_rician_noise_on_zero_signal_is_rayleigh():
 
 def test_degradation_is_deterministic_for_a_seed_and_shapes_follow_scale():
     hr = np.random.default_rng(3).random((48, 36)).astype(np.float32)
-    deg = Degradation("bicubic", 3, blur_sigma=1.0, noise_sigma=0.02)
+    deg = Bicubic(3, blur_sigma=1.0, noise_sigma=0.02)
     a = deg(hr, np.random.default_rng([0, 1, 2]))
     b = deg(hr, np.random.default_rng([0, 1, 2]))
     c = deg(hr, np.random.default_rng([0, 1, 3]))
@@ -53,8 +60,8 @@ def test_degradation_is_deterministic_for_a_seed_and_shapes_follow_scale():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert 0 <= a.min() and a.max() <= 1
-    with pytest.raises(ValueError, match="unknown degradation"):
-        Degradation("nearest", 2)
+    with pytest.raises(MriSrError, match="unknown degradation 'nearest'"):
+        degradation_class("nearest")
 
 
 def test_percentile_normalisation_inverts_and_rejects_bad_volumes():

@@ -1,0 +1,300 @@
+"""HR -> LR degradations of 2D slices: one class per kind, one interface, one registry.
+
+A degradation is an invertible operation (MONAI's ``InvertibleTransform`` in spirit):
+
+- forward on a NumPy (H, W) slice (:meth:`Degradation.__call__`): optional Gaussian blur of HR
+  (``blur_sigma`` in HR pixels), downscaling by ``scale`` with the kind's resampling, optional
+  Rician noise of standard deviation ``noise_sigma`` on the LR magnitude (:meth:`~Degradation.noise`),
+  clipping to [0, 1]; what ``prepare`` and the training pairs make;
+- forward on a torch (B, C, H, W) batch (:meth:`~Degradation.downsample`): the kind's resampling
+  alone (no blur, no noise), differentiable; what the LR-consistency loss uses;
+- the inverse resampling to HR size (:meth:`~Degradation.upsample`): what the identity loss feeds
+  the degradation generator;
+- its data-consistency projection (:meth:`~Degradation.consistency`), where one exists, as
+  ``evaluate`` and ``upscale`` apply it;
+- its record in a manifest row (:meth:`~Degradation.to_row`, :func:`from_row`) and in a
+  checkpoint's ``degradation`` (:meth:`~Degradation.to_dict`, :func:`from_dict`).
+
+:data:`DEGRADATIONS` is the one ``name -> class`` table; kind names are compared nowhere else.
+:class:`DegradationSampler` draws the randomised degradations of training around a prepared one.
+All intensities are in normalised [0, 1] units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+from mri_sr.errors import MriSrError
+from mri_sr.resample import imresize, imresize_torch, kspace_truncate, kspace_zero_fill
+
+
+@dataclass(frozen=True)
+class Degradation(ABC):
+    """How an LR slice is made from its HR slice; subclasses add the kind's resampling.
+
+    Attributes:
+        scale: integer downscaling factor.
+        blur_sigma: Gaussian blur sigma in HR pixels (0 = none).
+        noise_sigma: Rician noise level in normalised units (0 = none).
+    """
+
+    name: ClassVar[str]
+    scale: int = 4
+    blur_sigma: float = 0.0
+    noise_sigma: float = 0.0
+
+    def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Degrade one slice.
+
+        Args:
+            hr: (H, W) float32 in [0, 1], H and W multiples of ``scale``.
+            rng: source of the noise; pass a generator seeded per slice for determinism.
+
+        Returns:
+            (H // scale, W // scale) float32 in [0, 1].
+        """
+        img = np.asarray(hr, dtype=np.float64)
+        if self.blur_sigma > 0:
+            img = gaussian_filter(img, self.blur_sigma, mode="reflect")
+        img = self.noise(self._resample(img), rng)
+        return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+    @abstractmethod
+    def _resample(self, img: np.ndarray) -> np.ndarray:
+        """(H, W) float64 -> (H // scale, W // scale) float64, the kind's downscaling."""
+
+    @abstractmethod
+    def downsample(self, hr: torch.Tensor) -> torch.Tensor:
+        """The kind's resampling of a batch, no blur, no noise; differentiable.
+
+        Args:
+            hr: (B, C, H, W) float, H and W multiples of ``scale``.
+
+        Returns:
+            (B, C, H // scale, W // scale) in ``hr``'s dtype.
+        """
+
+    @abstractmethod
+    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
+        """The inverse resampling: LR at HR size, no detail added, the LR noise kept.
+
+        Args:
+            lr: (B, C, h, w) float in [0, 1].
+
+        Returns:
+            (B, C, h * scale, w * scale) in ``lr``'s dtype, clamped to [0, 1].
+        """
+
+    def noise(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The noise model: Rician noise of std ``noise_sigma`` on a magnitude image (float64)."""
+        return add_rician_noise(img, self.noise_sigma, rng) if self.noise_sigma > 0 else img
+
+    def consistency(self) -> KSpaceConsistency | None:
+        """The data-consistency projection of SR outputs onto this degradation's LR, or None
+        where the LR is not a restriction of the HR's measurements (the default)."""
+        return None
+
+    def replace(self, **changes: Any) -> Degradation:
+        """A copy with some parameters changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint's and ``prepare.json``'s ``degradation`` record: ``kind`` and the parameters."""
+        return {"kind": self.name, **dataclasses.asdict(self)}
+
+    def to_row(self) -> dict[str, Any]:
+        """The manifest columns of this degradation: ``degradation`` (the kind), ``scale``,
+        ``blur_sigma``, ``noise_sigma``."""
+        return {"degradation": self.name, "scale": self.scale, "blur_sigma": self.blur_sigma,
+                "noise_sigma": self.noise_sigma}
+
+    @classmethod
+    def from_params(cls, **params: Any) -> Degradation:
+        """An instance from the parameters this kind has (others, e.g. another kind's, are ignored)."""
+        return cls(**{f.name: params[f.name] for f in dataclasses.fields(cls) if f.name in params})
+
+
+@dataclass(frozen=True)
+class KSpace(Degradation):
+    """Central k-space truncation (:func:`mri_sr.resample.kspace_truncate`): how MRI low
+    resolution arises, Gibbs ringing included; the magnitude image is kept.
+
+    Attributes:
+        kspace_factor: keep the central 1 / kspace_factor of the LR grid's frequencies
+            (1 = all of them; > 1 = a coarser acquisition, as randomised training uses).
+    """
+
+    name: ClassVar[str] = "kspace"
+    kspace_factor: float = 1.0
+
+    def _resample(self, img: np.ndarray) -> np.ndarray:
+        return kspace_truncate(torch.from_numpy(img), self.scale, self.kspace_factor).numpy()
+
+    def downsample(self, hr: torch.Tensor) -> torch.Tensor:
+        """Magnitude of the central k-space (>= 0, not clipped); see :meth:`Degradation.downsample`."""
+        return kspace_truncate(hr, self.scale, self.kspace_factor)
+
+    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
+        """k-space zero filling (:func:`mri_sr.resample.kspace_zero_fill`), clamped to [0, 1]."""
+        return kspace_zero_fill(lr, self.scale).clamp(0.0, 1.0)
+
+    def consistency(self) -> KSpaceConsistency | None:
+        """Projection at this degradation's noise level; None for blurred LR (blur first makes
+        the LR no truncation of the HR's k-space)."""
+        if float(self.blur_sigma) != 0.0:
+            return None
+        return KSpaceConsistency(self.scale, float(self.noise_sigma))
+
+
+@dataclass(frozen=True)
+class Bicubic(Degradation):
+    """MATLAB-compatible antialiased bicubic downscaling (:func:`mri_sr.resample.imresize`), as
+    SR benchmarks use. No data-consistency projection."""
+
+    name: ClassVar[str] = "bicubic"
+
+    def _resample(self, img: np.ndarray) -> np.ndarray:
+        return imresize(img, 1.0 / self.scale)
+
+    def downsample(self, hr: torch.Tensor) -> torch.Tensor:
+        """MATLAB bicubic to (H // scale, W // scale), clamped to [0, 1]."""
+        size = (hr.shape[-2] // self.scale, hr.shape[-1] // self.scale)
+        return imresize_torch(hr, output_shape=size).clamp(0.0, 1.0)
+
+    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
+        """MATLAB bicubic upscaling, clamped to [0, 1]."""
+        size = (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
+        return imresize_torch(lr, output_shape=size).clamp(0.0, 1.0)
+
+
+#: The degradation kinds by name (manifest ``degradation``, record ``kind``, config ``kind``).
+DEGRADATIONS: dict[str, type[Degradation]] = {cls.name: cls for cls in (Bicubic, KSpace)}
+
+
+def degradation_class(name: str) -> type[Degradation]:
+    """The class registered as ``name``.
+
+    Raises:
+        MriSrError: an unknown name (the message lists the known ones).
+    """
+    if name not in DEGRADATIONS:
+        raise MriSrError(f"unknown degradation {name!r}; known: {', '.join(DEGRADATIONS)}")
+    return DEGRADATIONS[name]
+
+
+def other_kind(cls: type[Degradation]) -> type[Degradation]:
+    """The next kind in :data:`DEGRADATIONS` (cyclically): with two kinds, the other one."""
+    kinds = list(DEGRADATIONS.values())
+    return kinds[(kinds.index(cls) + 1) % len(kinds)]
+
+
+def from_dict(record: dict[str, Any]) -> Degradation:
+    """The degradation of a checkpoint's or ``prepare.json``'s record (``kind`` and parameters;
+    parameters the kind does not have, such as a bicubic record's ``kspace_factor``, are ignored)."""
+    return degradation_class(record["kind"]).from_params(**{k: v for k, v in record.items() if k != "kind"})
+
+
+def from_row(row: dict[str, Any]) -> Degradation:
+    """The degradation of a manifest row (CSV strings or numbers), as :meth:`Degradation.to_row` wrote it."""
+    return degradation_class(row["degradation"])(scale=int(row["scale"]), blur_sigma=float(row["blur_sigma"]),
+                                                 noise_sigma=float(row["noise_sigma"]))
+
+
+def add_rician_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Rician noise: magnitude of the image plus complex Gaussian noise of std ``sigma``."""
+    real = img + rng.normal(0.0, sigma, img.shape)
+    imag = rng.normal(0.0, sigma, img.shape)
+    return np.sqrt(real * real + imag * imag)
+
+
+@dataclass(frozen=True)
+class KSpaceConsistency:
+    """Project SR images onto the set of images that agree with their LR images up to the noise.
+
+    An LR image of the k-space degradation is ``T(hr) + n``: ``T`` keeps the central k-space
+    (:func:`~mri_sr.resample.kspace_truncate`) and ``n`` is noise of standard deviation
+    ``noise_sigma``. So the true HR image lies (about) in ``{x : ||Z(lr - T(x))|| <= noise_sigma *
+    sqrt(N)}``, with ``Z`` the zero filling back to HR size (:func:`~mri_sr.resample.kspace_zero_fill`,
+    which keeps the per-pixel noise level) and ``N`` the HR pixels. Each image outside that ball
+    moves in a straight line to its surface: only its low frequencies change, by the part of its
+    disagreement with the LR that the noise cannot explain. The set is convex, so the projection
+    brings the output no farther from any image in it, the HR image included (MRI
+    reconstruction's data-consistency step, with the noise-level ball of constrained
+    reconstruction instead of an exact fit to noisy data).
+
+    Attributes:
+        scale: integer factor.
+        noise_sigma: standard deviation of the LR noise, in the images' units (0: exact fit).
+    """
+
+    scale: int
+    noise_sigma: float
+
+    def __call__(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """Args: sr (B, C, H, W) float SR images; lr (B, C, H // scale, W // scale) their inputs.
+        Returns: (B, C, H, W) in ``sr``'s dtype."""
+        sr64 = sr.to(torch.float64)
+        residual = kspace_zero_fill(lr.to(torch.float64) - kspace_truncate(sr64, self.scale), self.scale)
+        distance = residual.flatten(1).norm(dim=1)
+        radius = self.noise_sigma * math.sqrt(residual[0].numel())
+        step = (1.0 - radius / distance.clamp_min(1e-12)).clamp_min(0.0)
+        return (sr64 + step.view(-1, *[1] * (sr.dim() - 1)) * residual).to(sr.dtype)
+
+    def to_dict(self) -> dict[str, float]:
+        """The metrics JSON's ``data_consistency`` record."""
+        return {"noise_sigma": self.noise_sigma}
+
+
+#: Default ranges of the randomised training degradation (model schema ``train.random_degradation``;
+#: the one source: the schema does not repeat them).
+SAMPLER_DEFAULTS: dict[str, Any] = {
+    "kspace_factor": [1.0, 1.25], "blur_sigma": [0.0, 0.6], "noise_sigma": [0.0, 0.03], "other_kind": 0.1,
+}
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One sample's degradation: the parameters and the seed of its noise."""
+
+    degradation: Degradation
+    noise_seed: int
+
+    def __call__(self, hr: np.ndarray) -> np.ndarray:
+        """(H, W) HR in [0, 1] -> (H / s, W / s) float32 LR in [0, 1]; the same output every call."""
+        return self.degradation(hr, np.random.default_rng(self.noise_seed))
+
+
+class DegradationSampler:
+    """Draws one sample's degradation around the prepared one.
+
+    Args:
+        base: the prepared data's degradation (kind and scale; its blur and noise when
+            ``ranges`` is None).
+        ranges: keys of :data:`SAMPLER_DEFAULTS` (others are ignored): ``kspace_factor`` [low,
+            high] (>= 1, see :class:`KSpace`), ``blur_sigma`` [low, high] HR pixels,
+            ``noise_sigma`` [low, high] normalised units, ``other_kind`` probability of
+            :func:`other_kind` instead of the base's kind. None: ``base`` itself.
+    """
+
+    def __init__(self, base: Degradation, ranges: dict[str, Any] | None) -> None:
+        self.base = base
+        self.ranges = None if ranges is None else {**SAMPLER_DEFAULTS, **ranges}
+
+    def draw(self, rng: np.random.Generator) -> Draw:
+        """One draw from the batch's generator ``rng`` (kind, parameters, then the noise seed)."""
+        if self.ranges is None:
+            return Draw(self.base, int(rng.integers(2**31 - 1)))
+        o = self.ranges
+        cls = other_kind(type(self.base)) if rng.random() < o["other_kind"] else type(self.base)
+        params = {**dataclasses.asdict(self.base), "kspace_factor": float(rng.uniform(*o["kspace_factor"])),
+                  "blur_sigma": float(rng.uniform(*o["blur_sigma"])),
+                  "noise_sigma": float(rng.uniform(*o["noise_sigma"]))}
+        return Draw(cls.from_params(**params), int(rng.integers(2**31 - 1)))
