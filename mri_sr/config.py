@@ -14,8 +14,8 @@ from mri_sr.errors import MriSrError
 
 def schema() -> dict[str, Any]:
     """The configuration JSON schema (``mri_sr/config.schema.yaml``), with the classical
-    methods filled in from :data:`mri_sr.evaluate.methods.CLASSICAL`."""
-    from mri_sr.evaluate.methods import CLASSICAL
+    methods filled in from :data:`mri_sr.resample.CLASSICAL`."""
+    from mri_sr.resample import CLASSICAL
 
     loaded = yaml.safe_load(resources.files("mri_sr").joinpath("config.schema.yaml").read_text())
     loaded["properties"]["evaluation"]["properties"]["baselines"]["items"]["enum"] = list(CLASSICAL)

@@ -20,6 +20,8 @@ A low layer (NumPy, SciPy and torch only). Conventions:
   k-space of an image, or zero-fill an LR spectrum to HR size, with the same voxel-centre
   alignment; float64 FFTs.
 - :func:`restore_extremes`: add back, interpolated, what clipping to a range took off an input.
+- The classical methods that ``evaluate`` and ``upscale`` offer by name (:data:`CLASSICAL`,
+  :func:`classical_upscale`): MATLAB bicubic, and PIL's nearest neighbour and Lanczos.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from scipy import ndimage
 
 _KERNEL_WIDTH = 4.0  # support of the cubic kernel in input pixels, before antialias stretching
@@ -388,3 +391,28 @@ def restore_extremes(out: Array, unclipped: Array, clipped: Array, upsample: Cal
     if bool(excess.any()):
         out += upsample(excess)
     return out
+
+
+CLASSICAL = ("nearest", "bicubic", "lanczos")
+"""The classical (non-learned) upscaling methods, in the order reports list them."""
+_PIL_FILTERS = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
+
+
+def classical_upscale(image: np.ndarray, scale: int, method: str) -> np.ndarray:
+    """Upscale one image by ``scale`` with a classical method of :data:`CLASSICAL`.
+
+    Args:
+        image: (h, w) float32 (any units) or (h, w, 3) uint8 RGB.
+        scale: integer factor.
+        method: ``"bicubic"`` (MATLAB :func:`imresize`; uint8 rounded as MATLAB does), ``"nearest"``
+            or ``"lanczos"`` (PIL, whose float mode takes single-channel float32 images).
+
+    Returns:
+        (h*scale, w*scale[, 3]) in ``image``'s dtype family: uint8 for uint8 input, else float.
+    """
+    if method == "bicubic":
+        return imresize(image, float(scale))
+    if method not in _PIL_FILTERS:
+        raise ValueError(f"unknown classical method {method!r}; known: {', '.join(CLASSICAL)}")
+    size = (image.shape[1] * scale, image.shape[0] * scale)
+    return np.asarray(Image.fromarray(image).resize(size, _PIL_FILTERS[method]))

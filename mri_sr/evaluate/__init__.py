@@ -22,7 +22,8 @@ import numpy as np
 from mri_sr import __version__
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.evaluate.methods import CLASSICAL, SRMethod, load_method
+from mri_sr.evaluate.methods import SRMethod, load_method
+from mri_sr.resample import CLASSICAL
 from mri_sr.fsutil import atomic_path
 
 log = logging.getLogger(__name__)

@@ -27,18 +27,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
-
 from mri_sr.checkpoint import load_generator
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
 from mri_sr.inference import Inference, Projection
 from mri_sr.metrics import rgb_to_ycbcr, ycbcr_to_rgb
-from mri_sr.resample import imresize
+from mri_sr.resample import CLASSICAL, classical_upscale, imresize
 
-# The classical (non-learned) upscaling methods, in the order reports list them.
-CLASSICAL = ("nearest", "bicubic", "lanczos")
-_PIL_FILTERS = {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS}
 MAX_BATCH = 16  # slices per generator call
 BATCH_PIXELS = 2**20  # ... and at most this many output pixels per call
 
@@ -95,11 +90,8 @@ class SRMethod:
         Returns:
             (h*scale, w*scale, 3) uint8 RGB.
         """
-        if self.kind == "bicubic":
-            return imresize(lr, float(self.scale))
-        if self.kind in _PIL_FILTERS:
-            size = (lr.shape[1] * self.scale, lr.shape[0] * self.scale)
-            return np.asarray(Image.fromarray(lr).resize(size, _PIL_FILTERS[self.kind]))
+        if self.kind in CLASSICAL:
+            return classical_upscale(lr, self.scale, self.kind)
         if self.in_channels == 3:
             sr = self._run_net(lr.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)[0].transpose(1, 2, 0)
             return _to_uint8(sr * 255.0)
@@ -110,10 +102,7 @@ class SRMethod:
 
     def _resize_float(self, img: np.ndarray) -> np.ndarray:
         """(h, w) float32 -> (h*s, w*s) float32 by the classical method (not clipped)."""
-        if self.kind == "bicubic":
-            return imresize(img, float(self.scale)).astype(np.float32)
-        size = (img.shape[1] * self.scale, img.shape[0] * self.scale)
-        return np.asarray(Image.fromarray(img).resize(size, _PIL_FILTERS[self.kind]), np.float32)
+        return classical_upscale(img, self.scale, self.kind).astype(np.float32)
 
     def _run_net(self, lr: np.ndarray, projection: Projection | None = None) -> np.ndarray:
         """(B, C, h, w) float32 -> generator output clipped to [0, 1] (see :class:`Inference`)."""

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from mri_sr.config import read_yaml
-from mri_sr.evaluate.methods import CLASSICAL
+from mri_sr.resample import CLASSICAL
 from mri_sr.errors import MriSrError
 from mri_sr.train.runlog import read_log
 
