@@ -53,11 +53,16 @@ class Budget:
     iterations: int | None = None
     seconds: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.seconds is None:
+            raise ValueError("a Budget needs iterations or seconds")
+
     def fraction(self, done: int, elapsed: float) -> float:
         """Part of the run done, in [0, 1] and beyond: by iterations when they are capped, else by time."""
         return done / self.iterations if self.iterations is not None else elapsed / self.seconds
 
     def spent(self, done: int, elapsed: float) -> bool:
+        """Whether a run that has done iteration ``done`` after ``elapsed`` wall seconds stops."""
         return (self.iterations is not None and done >= self.iterations) or \
             (self.seconds is not None and elapsed >= self.seconds)
 
@@ -253,7 +258,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_output_folder(out_dir)
-    torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels up to 100x
+    torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels down
     dev = pick_device(device)
     ddp = init_distributed(dev)
     with RunLock(out_dir) if ddp.is_main else nullcontext():
