@@ -4,7 +4,7 @@ of the training engine on them.
 The in-plane slices (the planes that do not contain the slice axis) are fine along both of
 their axes. Degrading one of those axes with the slice profile gives an image that looks, along
 that axis, like a plane through the thick slices; the network learns to undo it (SMORE, Zhao et
-al. 2021; ECLARE, Remedios et al. 2023). Both in-plane axes are degraded in turn (two
+al., IEEE TMI 2021; ECLARE, Remedios et al.). Both in-plane axes are degraded in turn (two
 orientations) and every phase of the thick-slice grid is used, so each fine row appears in some
 pair at each position within a thick slice.
 
