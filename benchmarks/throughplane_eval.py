@@ -1,8 +1,8 @@
-"""Benchmark of ``mri-sr upscale --through-plane`` on a real fine scan made thick (run by hand).
+"""Benchmark of ``mri-sr throughplane`` on a real fine scan made thick (run by hand).
 
 For each scan: the fine volume (axis ``--axis``, default the last) is cut to a multiple of ``S``
 and made thick: thick slice ``k`` = mean of fine slices ``S k .. S k + S - 1``, centred (its
-affine says so) at fine index ``S k + (S - 1) / 2``. ``mri-sr upscale THICK OUT --through-plane``
+affine says so) at fine index ``S k + (S - 1) / 2``. ``mri-sr throughplane THICK OUT``
 restores it; the script checks that OUT's affine equals the fine grid's (max abs difference,
 mm) and compares PSNR against cubic B-spline interpolation of THICK along the slice axis
 (scipy ``map_coordinates`` order 3 at the same positions).
@@ -59,7 +59,7 @@ def evaluate(scan: str, scale: int, axis: int, minutes: float, workdir: Path) ->
     thick_path, out_path = workdir / "thick.nii.gz", workdir / "out.nii.gz"
     save_nifti(thick, thick_path)
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "mri_sr.cli", "upscale", str(thick_path), str(out_path), "--through-plane",
+    subprocess.run([sys.executable, "-m", "mri_sr.cli", "throughplane", str(thick_path), str(out_path),
                     "--minutes", str(minutes), "--device", "cpu"], check=True)
     seconds = time.monotonic() - start
     out = nib.load(str(out_path))

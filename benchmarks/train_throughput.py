@@ -26,7 +26,7 @@ from mri_sr.config import load_config
 from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision, cpu_supports_bf16, device_name, pick_device
 from mri_sr.io import load_volume
-from mri_sr.train.plan import resolve_models
+from mri_sr.train.config import resolve_models
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer
 

@@ -13,7 +13,6 @@ from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
-from mri_sr.throughplane.cli import add_report_parser, add_through_plane_arguments
 
 PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
@@ -59,7 +58,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from mri_sr.train import load_model_config, train
-    from mri_sr.train.model_config import set_feature_checkpoint
+    from mri_sr.train.config import set_feature_checkpoint
 
     config = set_feature_checkpoint(load_model_config(args.config), args.features)
     train(config, args.data, args.out, init=args.init, device=args.device, precision=args.precision)
@@ -98,15 +97,30 @@ def cmd_upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
     from mri_sr.upscale_options import UpscaleOptions
 
-    if args.through_plane:
-        from mri_sr.throughplane.cli import run_through_plane
-
-        return run_through_plane(args)
     options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
                              series=args.series, fuse_orthogonal=args.fuse_orthogonal,
                              self_ensemble=args.self_ensemble, data_consistency=not args.no_data_consistency)
     upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options)
+
+
+def cmd_throughplane(args: argparse.Namespace) -> None:
+    from mri_sr.throughplane.apply import through_plane_file
+    from mri_sr.throughplane.selftrain import ThroughPlaneOptions
+
+    options = ThroughPlaneOptions(scale=args.scale, thickness=args.thickness, model=args.model, init=args.init,
+                                  minutes=args.minutes, iterations=args.iterations, batch_size=args.batch_size,
+                                  seed=args.seed, device=args.device, precision=args.precision, volume=args.volume,
+                                  series=args.series, save_model=args.save_model)
+    through_plane_file(args.input, args.output, options)
+
+
+def cmd_throughplane_report(args: argparse.Namespace) -> None:
+    from mri_sr.report.throughplane import build_throughplane_report
+
+    if len(args.scans) != len(args.results):
+        raise MriSrError(f"{args.out}: {len(args.scans)} --scans but {len(args.results)} --results")
+    build_throughplane_report(args.scans, args.results, args.out)
 
 
 SELF_ENSEMBLE_HELP = "run a generator on the 4 quarter turns of each slice and average the outputs"
@@ -167,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     _add_upscale(sub)
-    add_report_parser(sub)
+    _add_throughplane(sub)
     return parser
 
 
@@ -211,8 +225,47 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-data-consistency", action="store_true",
                    help="keep the generator's output as it is (default for a generator trained on k-space-"
                         "truncated LR: projected onto the scan's own k-space up to the training noise level)")
-    add_through_plane_arguments(p)
+    p.add_argument("--through-plane", action=_MovedTo, nargs=0, help="moved: use mri-sr throughplane IN OUT")
     p.set_defaults(func=cmd_upscale)
+
+
+class _MovedTo(argparse.Action):
+    """``upscale --through-plane``: one error line pointing at the ``throughplane`` command."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        raise MriSrError("upscale --through-plane is now its own command: mri-sr throughplane IN OUT "
+                         "[--scale S] [--minutes N] [--iterations N] [--model M] [--init CKPT] ... "
+                         "(mri-sr throughplane --help)")
+
+
+def _add_throughplane(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("throughplane", help="thick-slice scan: self-trained super-resolution of the slice axis only",
+                       description="Super-resolve the slice axis of a thick-slice scan with a one-axis generator "
+                                   "trained on the scan's own in-plane slices (no training data, no checkpoint). "
+                                   "Replaces mri-sr upscale --through-plane.")
+    p.add_argument("input", help="thick-slice NIfTI file, DICOM folder or fastMRI .h5")
+    p.add_argument("output", help="output .nii or .nii.gz (only the slice axis grows)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), help="factor (default: slice / in-plane spacing ratio)")
+    p.add_argument("--thickness", type=float,
+                   help="slice thickness, mm (default: DICOM SliceThickness, else the slice spacing)")
+    p.add_argument("--model", default="srresnet", help="srresnet (default) or srresnet_large")
+    p.add_argument("--init", help="checkpoint whose matching generator weights start the self-training")
+    p.add_argument("--minutes", type=float, default=5.0, help="self-training time budget (default 5)")
+    p.add_argument("--iterations", type=int, help="stop self-training after N iterations (reproducible)")
+    p.add_argument("--batch-size", type=int, default=16, help="training pairs per iteration (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the self-training")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
+    p.add_argument("--volume", type=int, help="time point of a 4D scan (0-based)")
+    p.add_argument("--series", help="series in a DICOM folder holding several")
+    p.add_argument("--save-model", help="also write the self-trained generator to this checkpoint")
+    p.set_defaults(func=cmd_throughplane)
+
+    p = sub.add_parser("throughplane-report", help="HTML page: thick-slice scans, B-spline and through-plane results")
+    p.add_argument("--scans", nargs="*", default=[], help="thick-slice input scans")
+    p.add_argument("--results", nargs="*", default=[], help="their mri-sr throughplane outputs, same order")
+    p.add_argument("--out", required=True, help="HTML file")
+    p.set_defaults(func=cmd_throughplane_report)
 
 
 def cap_threads() -> None:
@@ -227,8 +280,12 @@ def cap_threads() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in ("train", "features", "evaluate", "upscale"):
+    try:
+        args = build_parser().parse_args(argv)
+    except MriSrError as exc:  # an option that moved (upscale --through-plane)
+        print(f"mri-sr: error: {one_line(exc, limit=None)}", file=sys.stderr)
+        return 1
+    if args.command in ("train", "features", "evaluate", "upscale", "throughplane"):
         cap_threads()
     configure_logging(args.verbose)
     try:

@@ -150,7 +150,7 @@ def train_micro_generator(prepared: Path, checkpoint: Path, steps: int = 300) ->
     """Train a micro SRResNet with the training engine for a few hundred iterations; copy its
     final generator checkpoint to ``checkpoint``."""
     from mri_sr.train import train
-    from mri_sr.train.model_config import validate_model_config
+    from mri_sr.train.config import validate_model_config
 
     net_spec = {k: v for k, v in MICRO_SPEC.items() if k not in ("scale", "in_channels")}
     config = validate_model_config({

@@ -8,7 +8,7 @@ from mri_sr.report.collect import Group
 from mri_sr.report.tables import COLUMNS, best_flags, format_value
 
 # Table title -> (method name in the metrics JSON -> what the run left out), the workflow's
-# `ablation` target (mri_sr.train.plan.ABLATIONS). A table appears where a variant was evaluated.
+# `ablation` target (mri_sr.train.config.ABLATIONS). A table appears where a variant was evaluated.
 TABLES = {
     "SRResCycGAN ablation": {
         "srrescycgan": "as configured",

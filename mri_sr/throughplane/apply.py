@@ -1,22 +1,50 @@
-"""Apply a one-axis generator to the two orthogonal stacks that contain the slice axis, and fuse.
+"""Through-plane super-resolution of a whole thick-slice scan (``mri-sr throughplane``), SMORE-style.
 
-For slice axis ``a`` and in-plane axes ``b``, ``c``: stack 1 holds the planes (a, c) for every
-index along ``b``, stack 2 the planes (a, b) for every index along ``c``. Each plane has the
-slice axis as rows, which the network lengthens by ``S``; the two results are averaged.
+Steps: find the slice axis (largest spacing), the factor ``S`` (spacing ratio) and the slice
+profile (box of the slice thickness) (:mod:`mri_sr.throughplane.profile`); normalise the scan to
+[0, 1] by its 0.5 and 99.5 percentiles; self-train a one-axis generator on the scan's own in-plane
+slices degraded along one in-plane axis by that profile (:mod:`mri_sr.throughplane.selftrain`);
+apply it to the two orthogonal stacks that contain the slice axis and average them
+(:func:`apply_fused`); map back to scanner units (the clipped-off extremes are interpolated along
+the slice axis and added back, as in :mod:`mri_sr.upscale`). Only the slice axis grows, by ``S``,
+with the affine of :func:`mri_sr.geometry.upscaled_affine` (output voxel ``j`` at input index
+``(j + 0.5) / S - 0.5``): same field of view, orientation and units.
 """
 
 from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from mri_sr.checkpoint import save_checkpoint
+from mri_sr.data.normalize import fit_percentiles
+from mri_sr.device import Precision, pick_device
+from mri_sr.fsutil import refuse_overwriting_input
+from mri_sr.geometry import upscaled_affine
 from mri_sr.inference import Inference
+from mri_sr.io import Volume, load_volume, save_nifti
+from mri_sr.resample import interpolate_axis, restore_extremes
+from mri_sr.throughplane.profile import detect, dicom_slice_thickness
+from mri_sr.throughplane.selftrain import PERCENTILES, PairSampler, ThroughPlaneOptions, self_train
+from mri_sr.upscale import check_volume
+from mri_sr.upscale_options import check_output
+
+log = logging.getLogger(__name__)
 
 
 def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int = 8,
                 progress: bool = True) -> np.ndarray:
     """Super-resolve the slice axis of a normalised volume, fusing two orthogonal stacks.
+
+    For slice axis ``a`` and in-plane axes ``b``, ``c``: stack 1 holds the planes (a, c) for every
+    index along ``b``, stack 2 the planes (a, b) for every index along ``c``. Each plane has the
+    slice axis as rows, which the network lengthens by ``S``; the two results are averaged.
 
     Args:
         sr: the one-axis generator's inference path, (B, 1, h, w) -> (B, 1, h * S, w) clamped
@@ -44,3 +72,69 @@ def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int =
             result = np.moveaxis(out, (0, 1), (stack_axis, axis))
             fused = result if fused is None else fused + result
     return fused * np.float32(0.5)
+
+
+def upscale_through_plane(volume: Volume, options: ThroughPlaneOptions = ThroughPlaneOptions(), *,
+                          name: str = "input") -> Volume:
+    """Super-resolve the slice axis of a thick-slice 3D scan, trained on the scan itself.
+
+    Args:
+        volume: 3D scan, float32 scanner units (X, Y, Z), one axis coarser than the other two.
+        options: see :class:`~mri_sr.throughplane.selftrain.ThroughPlaneOptions` (``volume``,
+            ``series`` are for files; ``save_model`` is written here).
+        name: file name for messages.
+
+    Returns:
+        Volume ``S`` times longer along the slice axis, float32 in the input's units.
+
+    Raises:
+        MriSrError: not 3D, non-finite, isotropic, unsupported factor, constant intensity, bad
+            options or model.
+    """
+    check_volume(volume, name)
+    options.check(name)
+    axis, profile = detect(volume.spacing, scale=options.scale, thickness=options.thickness, name=name)
+    scale = profile.factor
+    log.info("%s: slice axis %d, x%d, slice profile a box of %.3g fine voxels", name, axis, scale, profile.width)
+    norm = fit_percentiles(volume.data, *PERCENTILES, name=name)
+    unclipped = norm.apply(volume.data, clip=False)
+    clipped = np.clip(unclipped, 0.0, 1.0)
+    chosen = Precision.choose(pick_device(options.device), options.precision)
+    sampler = PairSampler(np.moveaxis(clipped, axis, 0), profile)
+    threads = torch.get_num_threads()
+    try:  # self-training may pick a faster CPU thread count; applying uses it too
+        run = self_train(sampler, options, chosen)
+        if options.save_model is not None:
+            save_checkpoint(run.payload(axis, profile), options.save_model)
+        out = apply_fused(Inference(run.net, chosen, name=name), clipped, axis, progress=options.progress)
+    finally:
+        torch.set_num_threads(threads)
+    restore_extremes(out, unclipped, clipped, functools.partial(interpolate_axis, axis=axis, scale=scale))
+    factors = tuple(scale if a == axis else 1 for a in range(3))
+    return Volume(norm.invert(out), upscaled_affine(volume.affine, factors),
+                  f"{volume.source}, through-plane x{scale} along axis {axis} "
+                  f"(self-trained {run.iterations} iterations)")
+
+
+def through_plane_file(input: str | Path, output: str | Path,
+                       options: ThroughPlaneOptions = ThroughPlaneOptions()) -> None:
+    """``mri-sr throughplane IN OUT``: read, self-train, super-resolve, write atomically.
+
+    Without ``options.thickness`` the slice thickness comes from DICOM ``SliceThickness`` (DICOM
+    input; with ``SpacingBetweenSlices`` larger, the gap is modelled), else it is the slice spacing.
+
+    Raises:
+        MriSrError: one line naming the file: unreadable input, 4D without ``volume``, an
+            isotropic scan, an unsupported factor, bad options, unwritable output.
+    """
+    output = Path(output)
+    check_output(output)
+    refuse_overwriting_input(output, (input, options.init))
+    name = str(input)
+    scan = load_volume(input, series=options.series).select(options.volume, name=name)
+    if options.thickness is None and (Path(input).is_dir() or name.lower().endswith((".dcm", ".ima"))):
+        options = replace(options, thickness=dicom_slice_thickness(input)[0])
+    result = upscale_through_plane(scan, options, name=name)
+    save_nifti(result, output)
+    log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),
+             " x ".join(f"{s:.4g}" for s in result.spacing))

@@ -1,29 +1,109 @@
-"""Time-bounded self-training of a one-axis generator on pairs from the scan itself."""
+"""Through-plane self-training: training pairs from the scan's own in-plane slices, and the run
+of the training engine on them.
+
+The in-plane slices (the planes that do not contain the slice axis) are fine along both of
+their axes. Degrading one of those axes with the slice profile gives an image that looks, along
+that axis, like a plane through the thick slices; the network learns to undo it (SMORE, Zhao et
+al., IEEE TMI 2021; ECLARE, Remedios et al.). Both in-plane axes are degraded in turn (two
+orientations) and every phase of the thick-slice grid is used, so each fine row appears in some
+pair at each position within a thick slice.
+
+The run is :func:`mri_sr.train.engine.run_steps` with the PSNR step of a one-generator model
+config (L1, Adam), a half-cosine learning rate over the budget, and a time budget as well as an
+optional iteration cap; its checkpoint is :func:`mri_sr.checkpoint.generator_payload`'s.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from mri_sr.checkpoint import load_checkpoint
-from mri_sr.errors import MriSrError
-from mri_sr.throughplane.pairs import PairSampler
+from mri_sr.checkpoint import generator_payload
 from mri_sr.device import Precision
+from mri_sr.errors import MriSrError
+from mri_sr.throughplane.profile import SliceProfile, degrade_axis
+from mri_sr.train.config import validate_model_config
+from mri_sr.train.engine import Budget, run_steps
+from mri_sr.train.runfolder import init_generators
+from mri_sr.train.steps import psnr_step
+from mri_sr.train.trainer import Trainer, seed_everything
 
 log = logging.getLogger(__name__)
+
+FOREGROUND = 0.05
+"""Normalised intensity above which a voxel counts as foreground."""
+MIN_FOREGROUND = 0.2
+"""Patches with less foreground than this fraction are used only when too few others are drawn."""
+
+
+class PairSampler:
+    """Random aligned LR/HR patches from in-plane slices.
+
+    Args:
+        slices: (n, A, B) float32 in [0, 1]: the in-plane slices, normalised.
+        profile: slice profile and factor ``S``.
+        lr_size: (rows, columns) of an LR patch; rows are thick slices, columns fine voxels
+            (shrunk to fit small slices).
+    """
+
+    def __init__(self, slices: np.ndarray, profile: SliceProfile, lr_size: tuple[int, int] = (16, 48)) -> None:
+        self.profile = profile
+        scale = profile.factor
+        self.hr = [np.ascontiguousarray(slices), np.ascontiguousarray(slices.transpose(0, 2, 1))]
+        self.lr = [[degrade_axis(hr, 1, profile, phase) for phase in range(scale)] for hr in self.hr]
+        shortest = min(lr.shape[1] for per_phase in self.lr for lr in per_phase)
+        narrowest = min(hr.shape[2] for hr in self.hr)
+        if shortest < 1:
+            raise ValueError(f"in-plane slices {slices.shape[1:]} are shorter than one thick slice")
+        self.lr_size = (min(lr_size[0], shortest), min(lr_size[1], narrowest))
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw a batch.
+
+        Args:
+            batch_size: number of pairs.
+            rng: the random generator (all draws come from it: deterministic for a seed).
+
+        Returns:
+            ``(lr, hr)``: (B, 1, P, Q) and (B, 1, S * P, Q) float32 in [0, 1]; HR row ``S k + r``
+            is fine row ``r`` of thick slice ``k``. Random flips of both axes.
+        """
+        scale, (rows, cols) = self.profile.factor, self.lr_size
+        candidates = []
+        for _ in range(4 * batch_size):
+            orient, phase = int(rng.integers(2)), int(rng.integers(scale))
+            lr_stack, hr_stack = self.lr[orient][phase], self.hr[orient]
+            index = int(rng.integers(hr_stack.shape[0]))
+            top = int(rng.integers(lr_stack.shape[1] - rows + 1))
+            left = int(rng.integers(hr_stack.shape[2] - cols + 1))
+            flips = rng.integers(2, size=2)
+            lr = lr_stack[index, top:top + rows, left:left + cols]
+            hr = hr_stack[index, phase + scale * top:phase + scale * (top + rows), left:left + cols]
+            if flips[0]:
+                lr, hr = lr[::-1], hr[::-1]
+            if flips[1]:
+                lr, hr = lr[:, ::-1], hr[:, ::-1]
+            candidates.append((float(np.mean(hr > FOREGROUND)) >= MIN_FOREGROUND, lr, hr))
+        chosen = [c for c in candidates if c[0]][:batch_size]
+        chosen += [c for c in candidates if not c[0]][:batch_size - len(chosen)]
+        lr = torch.from_numpy(np.stack([np.ascontiguousarray(c[1]) for c in chosen]))[:, None]
+        hr = torch.from_numpy(np.stack([np.ascontiguousarray(c[2]) for c in chosen]))[:, None]
+        return lr, hr
+
 
 MODELS: dict[str, dict] = {
     # SRResNet body at the thick-slice resolution, sub-pixel shuffle along the slice axis only,
     # residual over bicubic interpolation along that axis (image_skip: starts as interpolation).
-    # The default is narrow: on 2 CPU cores the gain over interpolation comes with the number of
-    # iterations (about 1000 in 5 min), which a wider network cuts by 2-3x.
+    # The default is narrow, for CPUs: the result improves with the number of iterations that fit
+    # in the time budget, which a wider network cuts.
     "srresnet": {"type": "srresnet", "in_channels": 1, "num_feat": 16, "num_block": 2, "image_skip": True,
                  "upscale_axes": "h"},
     "srresnet_large": {"type": "srresnet", "in_channels": 1, "num_feat": 32, "num_block": 4, "image_skip": True,
@@ -31,131 +111,197 @@ MODELS: dict[str, dict] = {
 }
 """``--model`` names -> network specs (``scale`` added from the scan)."""
 
-BATCH_SIZE = 16
 LEARNING_RATE = 1e-3
-ESTIMATE_AFTER = 10  # iterations timed (after warm-up and calibration) for the logged time estimate
-CALIBRATION_STEPS = 4  # CPU: steps timed with all threads, then with one (on a busy machine one is faster)
+"""Peak Adam learning rate; it decays as a half cosine to 0 over the budget."""
+BETAS = (0.9, 0.99)
+ESTIMATE_AFTER = 10
+"""Iterations timed (after warm-up and thread calibration) for the logged time estimate."""
+CALIBRATION_STEPS = 4
+"""CPU, time budget: steps timed with all threads, then as many with one (on a busy machine one is faster)."""
+PERCENTILES = (0.5, 99.5)
+"""Intensity percentiles mapped to [0, 1] before training and application."""
 
 
-def _choose_threads(threads: list[int], timings: list[float], now: float) -> list[float]:
-    """CPU thread calibration: ``CALIBRATION_STEPS`` steps with all threads, as many with one, keep the faster.
+@dataclass(frozen=True)
+class ThroughPlaneOptions:
+    """Options of one through-plane run (``mri-sr throughplane``).
 
-    Called three times, before each block of steps and after the last; returns the times seen so
-    far. Time-budget runs only (the thread count may change the last bits of the results).
+    Attributes:
+        scale: factor ``S`` (None: the slice-to-in-plane spacing ratio; see
+            :func:`mri_sr.throughplane.profile.detect`).
+        thickness: slice thickness in mm (None: DICOM ``SliceThickness`` for DICOM input, else the
+            slice spacing, no gap).
+        model: a :data:`MODELS` name, or a network spec (tests: micro nets).
+        init: mri-sr checkpoint whose matching generator weights (name and shape) start the training.
+        minutes: training time budget, minutes (> 0).
+        iterations: iteration cap (reproducible runs; None: as many as fit in ``minutes``).
+        batch_size: training pairs per iteration.
+        seed: seeds the initial weights and the pair draws.
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        precision: autocast of training and application (``auto``: bf16 where the CPU or GPU has it).
+        volume: time point of a 4D scan (0-based); series: the series of a DICOM folder holding several.
+        save_model: also write the trained generator as an mri-sr checkpoint here (for ``init``, or
+            ``mri-sr upscale --checkpoint`` on the same slice axis).
+        progress: progress bars on stderr.
     """
-    timings = timings + [now]
-    if len(timings) == 1:
-        torch.set_num_threads(threads[0])
-    elif len(timings) == 2:
-        torch.set_num_threads(threads[1])
-    else:
-        many, one = timings[1] - timings[0], timings[2] - timings[1]
-        torch.set_num_threads(threads[0] if many <= one else threads[1])
+
+    scale: int | None = None
+    thickness: float | None = None
+    model: str | dict = "srresnet"
+    init: str | Path | None = None
+    minutes: float = 5.0
+    iterations: int | None = None
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    volume: int | None = None
+    series: str | None = None
+    save_model: str | Path | None = None
+    progress: bool = True
+
+    def check(self, name: str) -> None:
+        """Raises MriSrError: a budget that allows no iteration, a batch size below 1, an unknown model."""
+        if self.minutes <= 0 or (self.iterations is not None and self.iterations < 1):
+            raise MriSrError(f"{name}: --minutes must be positive and --iterations at least 1")
+        if self.batch_size < 1:
+            raise MriSrError(f"{name}: --batch-size must be at least 1")
+        if isinstance(self.model, str) and self.model not in MODELS:
+            raise MriSrError(f"--model {self.model}: unknown (known: {', '.join(MODELS)})")
+
+
+def model_config(options: ThroughPlaneOptions) -> dict[str, Any]:
+    """The validated model config of a through-plane run: one generator, L1 (``pixel``), Adam.
+
+    ``train.iterations`` is the cap (1 for a time-bounded run until it ends: then the iterations done).
+    """
+    spec = MODELS[options.model] if isinstance(options.model, str) else options.model
+    return validate_model_config({
+        "model": "throughplane", "method": "psnr", "networks": {"net_g": dict(spec)},
+        "train": {"iterations": options.iterations or 1, "batch_size": options.batch_size,
+                  "learning_rate": LEARNING_RATE, "betas": list(BETAS), "seed": options.seed, "num_workers": 0,
+                  "augmentation": None, "random_degradation": None},
+        "losses": {"weights": {"pixel": 1.0}},
+        "device": {"precision": options.precision, "channels_last": False},
+    }, name="through-plane model")
+
+
+class _ThreadChoice:
+    """CPU thread calibration of a time-bounded run: ``CALIBRATION_STEPS`` steps with all threads,
+    as many with one, then the faster count for the rest. Iteration-capped runs keep the count
+    they were given (it may change the last bits of the results)."""
+
+    def __init__(self) -> None:
+        self.counts, self.times = [torch.get_num_threads(), 1], []
+
+    def before(self, done: int) -> None:
+        """Called before each step with the number of steps done."""
+        if done not in (1, 1 + CALIBRATION_STEPS, 1 + 2 * CALIBRATION_STEPS):  # step 0 warms up
+            return
+        self.times.append(time.perf_counter())
+        if len(self.times) < 3:
+            torch.set_num_threads(self.counts[len(self.times) - 1])
+            return
+        many, one = self.times[1] - self.times[0], self.times[2] - self.times[1]
+        torch.set_num_threads(self.counts[0] if many <= one else self.counts[1])
         log.info("self-training: %d CPU thread(s) (%.2f s per step with %d, %.2f with 1)",
-                 torch.get_num_threads(), many / CALIBRATION_STEPS, threads[0], one / CALIBRATION_STEPS)
-    return timings
+                 torch.get_num_threads(), many / CALIBRATION_STEPS, self.counts[0], one / CALIBRATION_STEPS)
 
 
-def model_spec(model: str | dict, scale: int) -> dict:
-    """The network spec of a :data:`MODELS` name or of a spec (tests: micro nets), with ``scale``.
+@dataclass
+class SelfTrained:
+    """A finished self-training run.
 
-    Raises:
-        MriSrError: unknown model name (the message lists the known ones).
+    Attributes:
+        trainer: its trainer (``raw_nets["net_g"]``: the one-axis generator, on the run's device).
+        config: the run's model config (``train.iterations``: the iterations done).
+        iterations, seconds: iterations done and wall seconds; loss: mean L1 of the last 20 (None: none ran).
     """
-    if isinstance(model, str):
-        if model not in MODELS:
-            raise MriSrError(f"--model {model}: unknown (known: {', '.join(MODELS)})")
-        model = MODELS[model]
-    return {**model, "scale": scale}
+
+    trainer: Trainer
+    config: dict[str, Any]
+    iterations: int
+    seconds: float
+    loss: float | None
+
+    @property
+    def net(self) -> torch.nn.Module:
+        return self.trainer.raw_nets["net_g"]
+
+    def payload(self, axis: int, profile: SliceProfile) -> dict[str, Any]:
+        """The generator checkpoint: :func:`~mri_sr.checkpoint.generator_payload` of the run (no
+        prepared folder: normalisation :data:`PERCENTILES`, degradation None), with the slice
+        axis and profile it learnt under ``slice_profile``."""
+        t = self.trainer
+        made = {"scale": profile.factor, "degradation": None,
+                "data": {"normalisation": {"low_percentile": PERCENTILES[0], "high_percentile": PERCENTILES[1]}}}
+        return {**generator_payload(self.config, t.specs, t.raw_nets, made, self.iterations, t.precision.mode),
+                "slice_profile": {"axis": axis, "factor": profile.factor, "width": profile.width}}
 
 
-def load_init(net: nn.Module, checkpoint: str | Path) -> None:
-    """Start from a checkpoint's generator: every weight whose name and shape match is copied.
+def self_train(sampler: PairSampler, options: ThroughPlaneOptions, precision: Precision | None = None) -> SelfTrained:
+    """Build a one-axis generator and train it on ``sampler``'s pairs until time or iterations run out.
 
-    Raises:
-        MriSrError: unreadable checkpoint, or not one weight matches ``net``.
-    """
-    payload = load_checkpoint(checkpoint)
-    try:
-        source = payload["nets"]["net_g"]
-    except (KeyError, TypeError):
-        raise MriSrError(f"{checkpoint}: checkpoint holds no generator ('nets.net_g')") from None
-    target = net.state_dict()
-    matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
-    if not matched:
-        raise MriSrError(f"{checkpoint}: no weight matches the {type(net).__name__} being trained")
-    net.load_state_dict({**target, **matched})
-    log.info("%s: started from %d of %d weights", checkpoint, len(matched), len(target))
-
-
-def _step(net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, precision: Precision,
-          lr: torch.Tensor, hr: torch.Tensor) -> float:
-    """One L1 step on a batch; returns the loss."""
-    with precision.autocast():
-        loss = nn.functional.l1_loss(net(lr).float(), hr)
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    scaler.step(optimizer)
-    scaler.update()
-    return loss.item()
-
-
-def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iterations: int | None = None,
-               seed: int = 0, precision: Precision | None = None, progress: bool = True) -> dict:
-    """Train ``net`` (in place) with L1 loss and Adam on ``sampler``'s pairs until time or iterations run out.
-
-    The learning rate decays as a half cosine from ``LEARNING_RATE`` to 0 over the iterations when
-    ``iterations`` is given (then the result depends only on ``seed``, unless time runs out
-    first), else over the time budget.
+    Seeds torch with ``options.seed`` before building the generator (initial weights), starts it
+    from ``options.init`` when given, and draws every pair from ``numpy.random.default_rng(seed)``
+    in iteration order: the result depends only on the seed when ``options.iterations`` ends the
+    run first. The learning rate decays as a half cosine from :data:`LEARNING_RATE` to 0 over the
+    iterations when capped, else over the time budget. A time-bounded run on the CPU may change
+    torch's thread count (:class:`_ThreadChoice`); the caller restores it.
 
     Args:
-        net: one-axis generator, (B, 1, P, Q) -> (B, 1, S * P, Q).
-        sampler: pair source.
-        minutes: wall-clock budget for training, minutes (> 0).
-        iterations: stop after this many iterations (None: as many as fit in ``minutes``).
-        seed: seeds the pair draws and the network's dropout-free training (deterministic).
+        sampler: pair source; ``sampler.profile.factor`` is the generator's scale.
+        options: model, init, minutes, iterations, batch size, seed.
         precision: device and autocast mode (default: fp32 on the CPU).
-        progress: tqdm progress bar on stderr, with the time left.
 
     Returns:
-        ``{"iterations", "seconds", "loss"}``: iterations done, wall seconds, mean L1 of the last 20.
+        The run (:class:`SelfTrained`).
+
+    Raises:
+        MriSrError: an unknown model, an unreadable ``init`` or one whose weights do not fit.
     """
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
+    options.check("through-plane")
     precision = precision or Precision(torch.device("cpu"))
+    config = model_config(options)
+    seed_everything(options.seed)  # the initial weights
+    trainer = Trainer(config, sampler.profile.factor, precision)
+    if options.init is not None:
+        init_generators(trainer.raw_nets, trainer.specs, options.init, partial=True)
+    rng = np.random.default_rng(options.seed)
+    torch.manual_seed(options.seed)
+    budget = Budget(options.iterations, options.minutes * 60.0)
+    calibrate = options.iterations is None and precision.device.type == "cpu" and torch.get_num_threads() > 1
+    threads, losses = _ThreadChoice(), []
+    mark = (1 + 2 * CALIBRATION_STEPS) if calibrate else 1  # the time estimate starts here
+    mark_time = time.perf_counter()
+
+    def before(iteration: int, fraction: float) -> None:
+        if calibrate:
+            threads.before(iteration - 1)
+        for group in trainer.opt_g.param_groups:
+            group["lr"] = LEARNING_RATE * 0.5 * (1.0 + math.cos(math.pi * fraction))
+
+    def step(lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+        parts = psnr_step(trainer, lr, hr)
+        trainer.end_iteration()
+        return parts
+
+    def after(done: int, parts: dict[str, float], seconds: float) -> None:
+        nonlocal mark_time
+        losses.append(parts["pixel"])
+        if done == mark:
+            mark_time = time.perf_counter()
+        elif done == mark + ESTIMATE_AFTER:
+            rate = (time.perf_counter() - mark_time) / ESTIMATE_AFTER
+            left = (options.iterations - done) * rate if options.iterations else budget.seconds - seconds
+            log.info("self-training: %.2f s per iteration, about %d iterations, %.1f min left",
+                     rate, done + int(left / rate), left / 60.0)
+
     device = precision.device
-    net.to(device).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.99))
-    scaler = precision.grad_scaler()
-    budget = minutes * 60.0
-    timings: list[float] = []
-    start, done, losses = time.monotonic(), 0, []
-    total = iterations if iterations is not None else int(round(budget))
-    calibrate = iterations is None and device.type == "cpu" and torch.get_num_threads() > 1
-    threads = [torch.get_num_threads(), 1]
-    mark, mark_time = (1 + 2 * CALIBRATION_STEPS) if calibrate else 1, start  # time estimate from here
-    with tqdm(total=total, unit="it" if iterations else "s", desc="self-train", disable=not progress) as bar:
-        while True:
-            elapsed = time.monotonic() - start
-            fraction = done / iterations if iterations is not None else elapsed / budget
-            if fraction >= 1.0 or elapsed >= budget:
-                break
-            if calibrate and done in (1, 1 + CALIBRATION_STEPS, 1 + 2 * CALIBRATION_STEPS):  # step 0 warms up
-                timings = _choose_threads(threads, timings, time.monotonic())
-            for group in optimizer.param_groups:
-                group["lr"] = LEARNING_RATE * 0.5 * (1.0 + math.cos(math.pi * fraction))
-            lr, hr = (t.to(device) for t in sampler.sample(BATCH_SIZE, rng))
-            losses.append(_step(net, optimizer, scaler, precision, lr, hr))
-            done += 1
-            if done == mark:
-                mark_time = time.monotonic()
-            elif done == mark + ESTIMATE_AFTER:
-                rate = (time.monotonic() - mark_time) / ESTIMATE_AFTER
-                left = (iterations - done) * rate if iterations else budget - (time.monotonic() - start)
-                log.info("self-training: %.2f s per iteration, about %d iterations, %.1f min left",
-                         rate, done + int(left / rate), left / 60.0)
-            bar.update(1 if iterations is not None else int(time.monotonic() - start) - bar.n)
-            bar.set_postfix(it=done, loss=f"{losses[-1]:.4f}", refresh=False)
-    seconds = time.monotonic() - start
-    log.info("self-training: %d iterations in %.1f s, L1 %.4f", done, seconds, float(np.mean(losses[-20:] or [0])))
-    return {"iterations": done, "seconds": seconds, "loss": float(np.mean(losses[-20:])) if losses else None}
+    batches = ((lr.to(device), hr.to(device)) for lr, hr in map(sampler.sample, repeat(options.batch_size), repeat(rng)))
+    done, seconds = run_steps(step, batches, budget, before=before, after=after, desc="self-train",
+                              progress=options.progress)
+    config["train"]["iterations"] = max(done, 1)
+    loss = float(np.mean(losses[-20:])) if losses else None
+    log.info("self-training: %d iterations in %.1f s, L1 %.4f", done, seconds, loss or 0.0)
+    return SelfTrained(trainer, config, done, seconds, loss)

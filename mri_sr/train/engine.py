@@ -1,4 +1,11 @@
-"""The training engine: one loop for every method; the method only picks the step function."""
+"""The training engine: one loop (:func:`run_steps`) for every run, and :func:`train`, a model
+config's run on a prepared folder.
+
+The loop knows only a step function, a batch source and a :class:`Budget`; :func:`train` (every
+method of a model config: the method picks the step function), through-plane self-training
+(:mod:`mri_sr.throughplane.selftrain`) and the MRI feature network (:mod:`mri_sr.train.features`)
+are runs of it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,14 +32,85 @@ from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
-from mri_sr.train.resume import check_resumable
-from mri_sr.train.init import init_generators
+from mri_sr.train.runfolder import RunLock, check_resumable, check_same_data, data_fingerprint, init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer, seed_everything
 from mri_sr.train.validate import bicubic_baseline, validate
 
 log = logging.getLogger(__name__)
+
+Step = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
+"""One training iteration on an ``(lr, hr)`` batch (optimisers stepped); returns the logged loss parts."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a run stops: after iteration ``iterations``, or once ``seconds`` of wall time have passed
+    (the iteration running then finishes); None: no such limit. At least one is set.
+    """
+
+    iterations: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.seconds is None:
+            raise ValueError("a Budget needs iterations or seconds")
+
+    def fraction(self, done: int, elapsed: float) -> float:
+        """Part of the run done, in [0, 1] and beyond: by iterations when they are capped, else by time."""
+        return done / self.iterations if self.iterations is not None else elapsed / self.seconds
+
+    def spent(self, done: int, elapsed: float) -> bool:
+        """Whether a run that has done iteration ``done`` after ``elapsed`` wall seconds stops."""
+        return (self.iterations is not None and done >= self.iterations) or \
+            (self.seconds is not None and elapsed >= self.seconds)
+
+
+def run_steps(step: Step, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], budget: Budget, *,
+              start: int = 1, elapsed: float = 0.0, before: Callable[[int, float], None] | None = None,
+              after: Callable[[int, dict[str, float], float], None] | None = None, desc: str = "train",
+              progress: bool = True) -> tuple[int, float]:
+    """The training loop: iterations ``start, start + 1, ...`` until ``budget`` is spent.
+
+    Each iteration: ``before(iteration, fraction)`` (learning-rate schedules that follow the
+    budget, CPU thread choice), the next batch of ``batches`` (drawn only when the iteration runs),
+    ``step(lr, hr)``, then ``after(iteration, parts, seconds)`` (logs, validation, checkpoints).
+
+    Args:
+        step: one iteration's update; batches: ``(lr, hr)`` tensors on the step's device.
+        budget: iteration cap and/or wall-time limit (``Budget.seconds`` counts from this call).
+        start: number of the first iteration (iterations count from 1; a resumed run starts later).
+        elapsed: wall seconds already spent (a resumed run), added to the seconds ``after`` sees.
+        desc, progress: tqdm bar label, and whether to show it (stderr).
+
+    Returns:
+        ``(last, seconds)``: the last iteration done (``start - 1`` when none ran) and the wall
+        seconds including ``elapsed``.
+    """
+    iterator, iteration = iter(batches), start - 1
+    began = time.perf_counter()
+    by_time = budget.iterations is None
+    total = int(round(budget.seconds)) if by_time else budget.iterations
+    with tqdm(total=total, initial=0 if by_time else start - 1, unit="s" if by_time else "it", desc=desc,
+              disable=not progress, mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True) as bar:
+        while True:
+            now = time.perf_counter() - began
+            if budget.spent(iteration, now):
+                break
+            if before is not None:
+                before(iteration + 1, budget.fraction(iteration, now))
+            batch = next(iterator, None)
+            if batch is None:
+                break
+            parts = step(*batch)
+            iteration += 1
+            seconds = elapsed + time.perf_counter() - began
+            bar.update(int(seconds - elapsed) - bar.n if by_time else 1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in parts.items()}, refresh=False)
+            if after is not None:
+                after(iteration, parts, seconds)
+    return iteration, elapsed + time.perf_counter() - began
 
 
 @dataclass(frozen=True)
@@ -43,13 +123,18 @@ class TrainResult:
 
 @dataclass
 class _Run:
-    """One training run: its trainer, folders, data facts and progress."""
+    """One training run: its trainer, folders, data facts and progress.
+
+    ``data`` is ``{"folder", "fingerprint"}`` of the prepared folder
+    (:func:`~mri_sr.train.runfolder.data_fingerprint`), recorded in every checkpoint.
+    """
 
     config: dict[str, Any]
     trainer: Trainer
-    prepared: dict[str, Any]
+    prepared: dict[str, Any]  # the data folder's prepare.json
     out_dir: Path
     ddp: Distributed
+    data: dict[str, str]
     iteration: int = 0
     best_val_psnr: float = -math.inf
     wall_seconds: float = 0.0
@@ -57,7 +142,8 @@ class _Run:
     def payload(self) -> dict[str, Any]:
         """The generator checkpoint (``best.pt``, ``final.pt``) at the current iteration."""
         t = self.trainer
-        return generator_payload(self.config, t.specs, t.raw_nets, self.prepared, self.iteration, t.precision.mode)
+        return {**generator_payload(self.config, t.specs, t.raw_nets, self.prepared, self.iteration, t.precision.mode),
+                "data": dict(self.data)}
 
     def save_state(self) -> None:
         """``last.pt``: the generator payload plus the whole training state."""
@@ -78,6 +164,7 @@ def _resume_or_init(run: _Run, init: str | Path | None) -> None:
     if last.exists():
         checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
         check_resumable(checkpoint, run.config, trainer.specs, last)
+        check_same_data(checkpoint, run.data["folder"], run.data["fingerprint"], last)
         trainer.load_state_dict(checkpoint)
         run.iteration, run.best_val_psnr = checkpoint["iteration"], checkpoint["best_val_psnr"]
         run.wall_seconds = checkpoint["wall_seconds"]
@@ -155,7 +242,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         data_dir: folder written by ``mri-sr prepare`` (train and val splits are used).
         out_dir: run folder: ``last.pt`` (full state), ``best.pt`` (best validation PSNR),
             ``final.pt`` (generator for inference: best for PSNR training, last for GAN stages),
-            ``log.jsonl``, ``summary.json``, ``loss_curves.png``.
+            ``log.jsonl``, ``summary.json``, ``loss_curves.png``, and ``.lock``
+            (:class:`~mri_sr.train.runfolder.RunLock`, held while the run is written).
         init: checkpoint whose generator initialises ``net_g`` on a fresh start.
         device: ``auto`` | ``cpu`` | ``cuda[:N]``. Under torchrun each process takes its
             LOCAL_RANK GPU (or CPU with gloo) and a different share of every batch.
@@ -163,18 +251,29 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
 
     Returns:
         ``final.pt``'s path and the networks as trained in this process.
+
+    Raises:
+        MriSrError: one line: ``out_dir`` unusable or in use by another process, ``data_dir``
+            not prepared, or ``last.pt`` not resumable (another network config or other data).
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_output_folder(out_dir)
-    torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels up to 100x
+    torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels down
     dev = pick_device(device)
     ddp = init_distributed(dev)
+    with RunLock(out_dir) if ddp.is_main else nullcontext():
+        return _train(config, data_dir, out_dir, init, dev, precision, ddp)
+
+
+def _train(config: dict[str, Any], data_dir: Path, out_dir: Path, init: str | Path | None, dev: torch.device,
+           precision: str | None, ddp: Distributed) -> TrainResult:
+    """:func:`train` once the run folder is this process's."""
     prepared = _read_prepared(data_dir)
     seed_everything(int(config["train"]["seed"]))
     trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp)
-    run = _Run(config, trainer, prepared, out_dir, ddp)
+    run = _Run(config, trainer, prepared, out_dir, ddp, {"folder": str(data_dir), "fingerprint": data_fingerprint(data_dir)})
     _resume_or_init(run, init)
-    step, iterations = STEPS[config["method"]], config["train"]["iterations"]
+    method_step, iterations = STEPS[config["method"]], config["train"]["iterations"]
     out_dir.mkdir(parents=True, exist_ok=True)
     runlog = RunLog(out_dir, run.iteration, enabled=ddp.is_main)
     val_items = load_split(data_dir, "val")[: config["validation"]["max_slices"]]
@@ -182,17 +281,16 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         bicubic = bicubic_baseline(val_items, int(prepared["scale"]))
         log.info("validation bicubic PSNR %.3f dB, SSIM %.4f", *bicubic)
     loader, start = _batches(run, data_dir)
-    started = time.perf_counter() - run.wall_seconds
-    bar = tqdm(total=iterations, initial=start - 1, disable=not ddp.is_main, desc=config["model"],
-               mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True)
-    for iteration, batch in zip(range(start, iterations + 1), loader):
-        parts = step(trainer, *_to_device(run, batch))
+
+    def step(lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+        parts = method_step(trainer, lr, hr)
         trainer.end_iteration()
-        run.iteration, run.wall_seconds = iteration, time.perf_counter() - started
-        bar.update(1)
+        return parts
+
+    def after(iteration: int, parts: dict[str, float], seconds: float) -> None:
+        run.iteration, run.wall_seconds = iteration, seconds
         last = iteration == iterations
         if iteration % config["log_every"] == 0 or last:
-            bar.set_postfix({k: f"{v:.3g}" for k, v in parts.items()}, refresh=False)
             runlog.write({"iteration": iteration, "time": round(run.wall_seconds, 3),
                           "learning_rate": trainer.learning_rate, "losses": parts})
         if ddp.is_main and (iteration % config["validation"]["every"] == 0 or last):
@@ -201,7 +299,9 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
             run.save_state()
         if iteration % config["checkpoint_every"] == 0:
             barrier(ddp)
-    bar.close()
+
+    run_steps(step, (_to_device(run, batch) for batch in loader), Budget(iterations), start=start,
+              elapsed=run.wall_seconds, after=after, desc=config["model"], progress=ddp.is_main)
     runlog.close()
     sync_buffers(ddp, trainer.raw_nets)
     final = _finish(run, bicubic) if ddp.is_main else out_dir / "final.pt"

@@ -7,13 +7,14 @@ tissue boundaries, folds) and removing noise needs to tell structure from noise,
 perceptual loss for SR should compare; a contrastive encoder would instead learn features invariant
 to its augmentations (blur, noise, intensity), the very differences SR must see. The result is a
 pure function of (data, seed, settings): batches and corruptions come from seeded generators.
+The updates run in the training engine's loop (:func:`mri_sr.train.engine.run_steps`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
+from itertools import count
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from mri_sr.losses.mri_features import (
     MRIFeatureNet,
     encoder_features,
 )
+from mri_sr.train.engine import Budget, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +138,31 @@ def train_features(data_dir: str | Path, out: str | Path, settings: FeatureSetti
     torch.manual_seed(settings.seed)
     net = MRIFeatureNet(settings.num_feat).to(prec.device)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate)
-    started, loss = time.perf_counter(), torch.zeros(())
-    for iteration in range(1, settings.iterations + 1):
-        corrupted, clean = (t.to(prec.device) for t in _batch(hr, settings, iteration))
+
+    def step(corrupted: torch.Tensor, clean: torch.Tensor) -> dict[str, float]:
         with prec.autocast():
             loss = F.l1_loss(net(corrupted).float(), clean)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return {"l1": loss.item()}
+
+    def after(iteration: int, parts: dict[str, float], seconds: float) -> None:
         if iteration % 50 == 0 or iteration == settings.iterations:
-            log.info("features iteration %d: L1 %.5f", iteration, loss.item())
+            log.info("features iteration %d: L1 %.5f", iteration, parts["l1"])
+        final["loss"], final["seconds"] = parts["l1"], seconds
+
+    batches = (tuple(t.to(prec.device) for t in _batch(hr, settings, iteration)) for iteration in count(1))
+    final = {"loss": 0.0, "seconds": 0.0}
+    run_steps(step, batches, Budget(settings.iterations), after=after, desc="features", progress=False)
     net = net.float().cpu().eval()
     scale = hr[0].shape[-1] // items[0]["lr"].shape[-1]
     scales, pixel_mse = calibrate(net, items[: settings.calibration_slices], scale)
     info = {"format": FORMAT, "version": __version__, "num_feat": settings.num_feat, "feature_scales": scales,
             "calibration": {"pixel_mse": pixel_mse, "slices": min(len(items), settings.calibration_slices),
                             "scale": scale},
-            "settings": asdict(settings), "final_loss": float(loss.item()), "precision": prec.mode,
-            "seconds": round(time.perf_counter() - started, 2)}
+            "settings": asdict(settings), "final_loss": final["loss"], "precision": prec.mode,
+            "seconds": round(final["seconds"], 2)}
     save_weights({**info, "state_dict": net.state_dict()}, out)
     log.info("MRI feature network: %s (%d iterations, %.1f s, final L1 %.5f)", out, settings.iterations,
              info["seconds"], info["final_loss"])

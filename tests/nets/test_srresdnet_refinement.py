@@ -12,7 +12,7 @@ from mri_sr.config import load_config
 from mri_sr.data.degradation import from_dict
 from mri_sr.nets import build_network
 from mri_sr.nets.srrescycgan import estimate_noise_std
-from mri_sr.train.plan import resolve_models
+from mri_sr.train.config import resolve_models
 
 REPO = Path(__file__).resolve().parents[2]
 

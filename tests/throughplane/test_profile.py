@@ -8,7 +8,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from mri_sr.errors import MriSrError
-from mri_sr.throughplane.pairs import PairSampler
+from mri_sr.throughplane.selftrain import PairSampler
 from mri_sr.throughplane.profile import SliceProfile, degrade_axis, detect, dicom_slice_thickness
 
 

@@ -12,7 +12,8 @@ import yaml
 
 from mri_sr.io import Volume, save_nifti
 from mri_sr.report.throughplane import build_throughplane_report
-from mri_sr.throughplane.run import upscale_through_plane
+from mri_sr.throughplane.apply import upscale_through_plane
+from mri_sr.throughplane.selftrain import ThroughPlaneOptions
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -29,7 +30,7 @@ def _thick(path: Path) -> Volume:
 
 def test_report_page_shows_each_scan(tmp_path):
     thick = _thick(tmp_path / "patient_thick.nii.gz")
-    save_nifti(upscale_through_plane(thick, model=MICRO, iterations=1, progress=False), tmp_path / "case1.nii.gz")
+    save_nifti(upscale_through_plane(thick, ThroughPlaneOptions(model=MICRO, iterations=1, progress=False)), tmp_path / "case1.nii.gz")
     out = tmp_path / "report" / "index.html"
     build_throughplane_report([str(tmp_path / "patient_thick.nii.gz")], [str(tmp_path / "case1.nii.gz")], out)
     html = out.read_text()

@@ -19,15 +19,29 @@ MICRO = {
 }
 
 
-@pytest.fixture(scope="session")
-def prepared(tmp_path_factory):
-    """x2 slices of a 64x80x40 crop of the MNI template (slabs: train / val / test)."""
-    root = tmp_path_factory.mktemp("prepared")
+def _prepare_crop(root, degradation: dict) -> None:
+    """``root/x2``: x2 slices of a 64x80x40 crop of the MNI template (slabs: train / val / test)."""
     template = load_volume("builtin:mni152")
     save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), root / "crop.nii.gz")
     config = validate_config({"data": {"sources": [{"path": str(root / "crop.nii.gz")}], "hr_patch_size": 32,
-                                       "min_foreground": 0.05, "split": {"slab_gap": 1}}})
+                                       "min_foreground": 0.05, "split": {"slab_gap": 1},
+                                       "degradation": degradation}})
     prepare(config, 2, root / "x2")
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory):
+    """x2 slices of a 64x80x40 crop of the MNI template (slabs: train / val / test), bicubic LR."""
+    root = tmp_path_factory.mktemp("prepared")
+    _prepare_crop(root, {})
+    return root / "x2"
+
+
+@pytest.fixture(scope="session")
+def prepared_kspace(tmp_path_factory):
+    """The same crop and slices as ``prepared`` with another degradation: k-space truncation and noise."""
+    root = tmp_path_factory.mktemp("prepared_kspace")
+    _prepare_crop(root, {"kind": "kspace", "noise_sigma": 0.01})
     return root / "x2"
 
 

@@ -9,7 +9,7 @@ from mri_sr.checkpoint import load_checkpoint
 from mri_sr.data.dataset import load_split
 from mri_sr.nets import build_network
 from mri_sr.train import train
-from mri_sr.train.model_config import validate_model_config
+from mri_sr.train.config import validate_model_config
 
 
 def _lr_error(net: torch.nn.Module, items: list[dict]) -> float:

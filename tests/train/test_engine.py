@@ -8,7 +8,7 @@ import torch
 from mri_sr.checkpoint import load_checkpoint, load_generator
 from mri_sr.errors import MriSrError
 from mri_sr.train import train
-from mri_sr.train.model_config import validate_model_config
+from mri_sr.train.config import validate_model_config
 
 
 @pytest.mark.parametrize("method", ["psnr", "gan", "ragan", "cycle"])

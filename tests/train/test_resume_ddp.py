@@ -14,12 +14,12 @@ import yaml
 
 from mri_sr.checkpoint import load_checkpoint
 from mri_sr.train import train
-from mri_sr.train.model_config import validate_model_config
+from mri_sr.train.config import validate_model_config
 
 DDP_SCRIPT = """
 import os, sys, torch, yaml
 from mri_sr.train import train
-from mri_sr.train.model_config import validate_model_config
+from mri_sr.train.config import validate_model_config
 config = validate_model_config(yaml.safe_load(open(sys.argv[1])), name=sys.argv[1])
 result = train(config, sys.argv[2], sys.argv[3], device="cpu")
 torch.save({k: v for k, v in result.nets["net_g"].state_dict().items()},

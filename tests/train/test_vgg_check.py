@@ -1,4 +1,4 @@
-"""The workflow's early check of the VGG19 file (mri_sr.train.plan.check_vgg19_weights)."""
+"""The workflow's early check of the VGG19 file (mri_sr.train.config.check_vgg19_weights)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from mri_sr.config import load_config
 from mri_sr.errors import MriSrError
 from mri_sr.losses.vgg import VGG19Features
-from mri_sr.train.plan import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
+from mri_sr.train.config import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
 from mri_sr.config import scan_section, validate_config, write_section
-from mri_sr.train.plan import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
+from mri_sr.train.config import ablation_models, check_vgg19_weights, needs_mri_features, resolve_models
 
 
 validate_config(config, name="workflow config")

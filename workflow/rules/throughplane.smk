@@ -20,7 +20,7 @@ rule throughplane_upscale:
     conda:
         "../envs/mri-sr.yaml"
     shell:
-        "mri-sr upscale {input.scan} {output} --through-plane {params.options} > {log} 2>&1"
+        "mri-sr throughplane {input.scan} {output} {params.options} > {log} 2>&1"
 
 
 rule throughplane_report:
