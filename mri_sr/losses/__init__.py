@@ -8,9 +8,9 @@ Conventions for the training step: the ``gan`` weight multiplies ``GANLoss.gener
 discriminator loss is not weighted); ``cycle`` holds forward + backward cycle and ``identity`` holds
 ``identity_hr + identity_lr`` (the two values :class:`IdentityLoss` returns); ``lr_pixel`` is a
 :class:`PixelLoss` between SRResCycGAN's degradation generator output G_LR(hr) and the paired LR.
-``identity`` and ``lr_consistency`` resample as the prepared data's degradation does: their config
-option ``resample`` names its kind (:data:`mri_sr.data.degradation.DEGRADATIONS`; default
-:class:`~mri_sr.data.degradation.KSpace`), the scale comes from the data.
+``identity`` and ``lr_consistency`` resample as the prepared data's degradation does: the trainer
+passes that degradation (:mod:`mri_sr.data.degradation`, read from ``prepare.json``); they use its
+kind's resampling at its scale, without blur or noise.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mri_sr.data.degradation import KSpace, degradation_class
+from mri_sr.data.degradation import Degradation
 from mri_sr.errors import MriSrError
 from mri_sr.losses.adversarial import GANLoss
 from mri_sr.losses.cycle import CycleLoss, IdentityLoss, LRConsistencyLoss
@@ -59,7 +59,7 @@ __all__ = [
 
 
 def build_loss_terms(
-    weights: Mapping[str, float], scale: int | None = None, **options: Mapping[str, Any]
+    weights: Mapping[str, float], degradation: Degradation | None = None, **options: Mapping[str, Any]
 ) -> nn.ModuleDict:
     """Build the loss modules whose weight is non-zero.
 
@@ -70,7 +70,7 @@ def build_loss_terms(
 
     Args:
         weights: ``{term name: weight >= 0}``, names from :data:`LOSSES`.
-        scale: the data's scale; needed by ``identity`` and ``lr_consistency``.
+        degradation: the prepared data's degradation; needed by ``identity`` and ``lr_consistency``.
         **options: per-term constructor keywords, e.g.
             ``perceptual={"network": "mri", "mri": {"checkpoint": "features.pt"}}, gan={"gan_type": "ragan"}``.
 
@@ -95,19 +95,17 @@ def build_loss_terms(
             if name == "perceptual":
                 logger.warning("perceptual loss weight is 0: perceptual loss is off (no feature network)")
             continue
-        terms[name] = _build(name, dict(options.get(name, {})), scale)
+        terms[name] = _build(name, dict(options.get(name, {})), degradation)
     return terms
 
 
-def _build(name: str, kwargs: dict[str, Any], scale: int | None) -> nn.Module:
-    """One loss module; a resampling term's ``resample`` kind becomes its degradation at ``scale``."""
+def _build(name: str, kwargs: dict[str, Any], degradation: Degradation | None) -> nn.Module:
+    """One loss module; a resampling term gets the data's degradation kind at its scale (no blur, no noise)."""
     cls = LOSSES[name]
     if cls in _RESAMPLING:
-        if scale is None:
-            raise ValueError(f"loss term {name!r} needs the data's scale")
-        resample = kwargs.pop("resample", None)
-        kind = KSpace if resample is None else degradation_class(resample)
-        kwargs["degradation"] = kind(scale=scale)
+        if degradation is None:
+            raise ValueError(f"loss term {name!r} needs the prepared data's degradation")
+        kwargs["degradation"] = type(degradation)(scale=degradation.scale)
     return cls(**kwargs)
 
 

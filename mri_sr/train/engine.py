@@ -28,6 +28,7 @@ from tqdm import tqdm
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.degradation import from_dict
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
@@ -270,7 +271,8 @@ def _train(config: dict[str, Any], data_dir: Path, out_dir: Path, init: str | Pa
     """:func:`train` once the run folder is this process's."""
     prepared = _read_prepared(data_dir)
     seed_everything(int(config["train"]["seed"]))
-    trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp)
+    trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp,
+                      degradation=from_dict(prepared["degradation"]))
     run = _Run(config, trainer, prepared, out_dir, ddp, {"folder": str(data_dir), "fingerprint": data_fingerprint(data_dir)})
     _resume_or_init(run, init)
     method_step, iterations = STEPS[config["method"]], config["train"]["iterations"]

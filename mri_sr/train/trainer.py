@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
+from mri_sr.data.degradation import Degradation
 from mri_sr.losses import build_loss_terms
 from mri_sr.nets import NETWORKS, build_network
 from mri_sr.train.distributed import Distributed
@@ -79,9 +80,11 @@ class Trainer:
     """
 
     def __init__(self, config: dict[str, Any], scale: int, precision: Precision,
-                 ddp: Distributed | None = None, in_channels: int = 1) -> None:
+                 ddp: Distributed | None = None, in_channels: int = 1,
+                 degradation: Degradation | None = None) -> None:
         """Build networks (fixed order, so initial weights do not depend on YAML key order),
-        optimisers, schedulers, losses; call after seeding the generators."""
+        optimisers, schedulers, losses; call after seeding the generators. ``degradation``: the
+        prepared data's (the identity and LR-consistency terms resample as it does)."""
         device, tc = precision.device, config["train"]
         self.precision, self.scaler = precision, precision.grad_scaler()
         self.specs = network_specs(config, scale, in_channels)
@@ -104,7 +107,7 @@ class Trainer:
                                       betas=betas) if params_d else None
         self.schedulers = {"g": _scheduler(self.opt_g, tc),
                            **({"d": _scheduler(self.opt_d, tc)} if self.opt_d else {})}
-        self.losses = build_loss_terms(config["losses"]["weights"], scale, **config["losses"].get("options", {})).to(device)
+        self.losses = build_loss_terms(config["losses"]["weights"], degradation, **config["losses"].get("options", {})).to(device)
         self.weights = dict(config["losses"]["weights"])
         self.nets = self._wrap(config["device"]["compile"], ddp or Distributed())
 

@@ -76,3 +76,14 @@ def test_config_mistakes() -> None:
         build_loss_terms({"pixel": -1.0})
     with pytest.raises(MriSrError, match="'gan' has options but no weight"):
         build_loss_terms({"pixel": 1.0}, gan={"gan_type": "ragan"})
+
+
+def test_resampling_terms_take_the_data_degradation_without_blur_or_noise() -> None:
+    from mri_sr.data.degradation import Bicubic, KSpace
+
+    for data in (Bicubic(scale=2, blur_sigma=0.5, noise_sigma=0.02), KSpace(scale=4, noise_sigma=0.01)):
+        terms = build_loss_terms({"identity": 1.0, "lr_consistency": 1.0}, data)
+        for name in ("identity", "lr_consistency"):
+            assert terms[name].degradation == type(data)(scale=data.scale), name
+    with pytest.raises(ValueError, match="degradation"):
+        build_loss_terms({"identity": 1.0})

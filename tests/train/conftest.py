@@ -59,9 +59,8 @@ def _micro_config(method: str, iterations: int = 4, **extra) -> dict:
                     "net_d": MICRO["vgg_d"], "net_d_lr": MICRO["patchgan_d"]}
         weights = {"pixel": 1.0, "gan": 0.01, "tv": 0.5, "cycle": 1.0, "identity": 0.5, "lr_pixel": 1.0,
                    "lr_consistency": 1.0}
-        # the prepared fixture's LR is bicubic: identity and LR consistency resample alike
-        options = {"gan": {"gan_type": "ragan"}, "identity": {"resample": "bicubic"},
-                   "lr_consistency": {"resample": "bicubic"}}
+        # identity and LR consistency resample as the prepared fixture's degradation (bicubic)
+        options = {"gan": {"gan_type": "ragan"}}
     config = {
         "model": f"micro_{method}", "method": "gan" if method == "ragan" else method,
         "networks": networks,
