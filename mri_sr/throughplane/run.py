@@ -101,7 +101,7 @@ def upscale_through_plane(volume: Volume, *, scale: int | None = None, thickness
     if np.any(excess):
         out += interpolate_axis(excess, axis, scale)
     factors = tuple(scale if a == axis else 1 for a in range(3))
-    return Volume(norm.invert(out), upscaled_affine(volume.affine, factors),
+    return volume.on_grid(norm.invert(out), upscaled_affine(volume.affine, factors),
                   f"{volume.source}, through-plane x{scale} along axis {axis} "
                   f"(self-trained {stats['iterations']} iterations)")
 
