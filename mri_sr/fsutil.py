@@ -152,14 +152,14 @@ def refuse_overwriting_input(output: str | os.PathLike, inputs: Iterable[str | o
             hard link), or lies inside an input folder (e.g. a DICOM series folder).
     """
     output = Path(output)
-    target = output.resolve()
+    target = Path(os.path.realpath(output))  # realpath: a loop of links is not an error here
     for item in inputs:
         if item is None or str(item).startswith("builtin:"):
             continue
         source = Path(item)
-        if target == source.resolve() or _same_file(output, source):
+        if target == Path(os.path.realpath(source)) or _same_file(output, source):
             raise MriSrError(f"{output}: is the input {source}; choose another output file (refusing to replace it)")
-        if source.is_dir() and target.is_relative_to(source.resolve()):
+        if source.is_dir() and target.is_relative_to(os.path.realpath(source)):
             raise MriSrError(f"{output}: lies inside the input folder {source}; choose an output outside it")
 
 

@@ -244,3 +244,113 @@ def test_interpolate_refuses_to_write_onto_an_input(cli, tmp_path):
         one_line_error(cli("interpolate", "--alpha", 0.5, tmp_path / "psnr.pt", tmp_path / "gan.pt", tmp_path / out),
                        out, "is the input")
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ issue 25: odd headers, damaged inputs
+
+def nifti(path, data, affine=None, **header):
+    """Write ``data`` with nibabel as it is (any dtype), the header fields set as given."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]) if affine is None else affine)
+    for key, value in header.items():
+        img.header[key] = value
+    nib.save(img, path)
+    return path
+
+
+def test_complex_nifti_is_read_as_its_magnitude(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    real, imag = rng.normal(size=(2, 12, 12, 4)).astype(np.float32)
+    nifti(tmp_path / "c.nii.gz", (real + 1j * imag).astype(np.complex64))
+    from mri_sr.io import load_volume
+
+    np.testing.assert_allclose(load_volume(tmp_path / "c.nii.gz").data, np.hypot(real, imag), rtol=1e-6)
+    code, _, err = cli("upscale", tmp_path / "c.nii.gz", tmp_path / "out.nii.gz", "--method", "bicubic")
+    assert code == 0, err
+    import nibabel as nib
+
+    # The magnitude was upscaled: bicubic of |z| stays near it, far from bicubic of Re z (negative values).
+    assert nib.load(tmp_path / "out.nii.gz").get_fdata().min() > -0.5
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n", "   \n"])
+def test_empty_config_is_an_error_naming_the_file(cli, tmp_path, error_line, text):
+    (tmp_path / "empty.yaml").write_text(text)
+    error_line(cli("prepare", "--config", tmp_path / "empty.yaml", "--scale", 2, "--out", tmp_path / "out"),
+               "empty.yaml", "empty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_percentiles_out_of_order_are_refused(cli, tmp_path, error_line):
+    path = write_config(tmp_path, "builtin:mni152", normalisation={"low_percentile": 99.5, "high_percentile": 0.5})
+    error_line(cli("prepare", "--config", path, "--scale", 2, "--out", tmp_path / "out"),
+               "config.yaml", "low_percentile", "below")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage,words", [("zero", "voxel size of 0"), ("nan", "NaN")])
+def test_degenerate_nifti_affine_is_refused_at_load(cli, tmp_path, error_line, damage, words):
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:, 1] = 0.0 if damage == "zero" else np.nan
+    path = tmp_path / "bad.nii"
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((8, 8, 4), np.float32), None)
+    img.header.set_sform(affine, code=1)
+    nib.save(img, path)
+    error_line(cli("upscale", path, tmp_path / "out.nii", "--method", "bicubic"), "bad.nii", words)
+    error_line(cli("info", path, "--json"), "bad.nii", words)
+    assert not (tmp_path / "out.nii").exists()
+
+
+def test_fastmri_zero_field_of_view_and_group_key(cli, tmp_path, error_line):
+    import h5py
+
+    header = ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>8</x><y>8</y><z>1</z></matrixSize>"
+              "<fieldOfView_mm><x>0</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>")
+    with h5py.File(tmp_path / "zero.h5", "w") as f:
+        f["reconstruction_rss"] = np.ones((4, 8, 8), np.float32)
+        f["ismrmrd_header"] = header
+    error_line(cli("info", tmp_path / "zero.h5", "--json"), "zero.h5", "voxel size of 0")
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        f.create_group("reconstruction_rss")
+    error_line(cli("info", tmp_path / "group.h5"), "group.h5", "group")
+
+
+def test_header_declaring_more_voxels_than_the_file_holds(cli, tmp_path, error_line):
+    for name in ("big.nii", "big.nii.gz"):
+        path = nifti(tmp_path / name, np.ones((8, 8, 8), np.float32))
+        import nibabel as nib
+
+        img = nib.load(path)
+        img.header.set_data_shape((4000, 4000, 4000))
+        raw = bytearray(gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes())
+        raw[:348] = img.header.binaryblock
+        path.write_bytes(gzip.compress(bytes(raw)) if name.endswith(".gz") else bytes(raw))
+        error_line(cli("info", path), name, "shorter than its header says")
+
+
+def test_rgb_nifti_and_symbolic_link_loop(cli, tmp_path, error_line):
+    rgb = np.zeros((8, 8, 4), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    nifti(tmp_path / "rgb.nii", rgb)
+    error_line(cli("upscale", tmp_path / "rgb.nii", tmp_path / "out.nii", "--method", "bicubic"), "rgb.nii", "RGB")
+    os.symlink(tmp_path / "b.nii", tmp_path / "a.nii")
+    os.symlink(tmp_path / "a.nii", tmp_path / "b.nii")
+    error_line(cli("upscale", tmp_path / "a.nii", tmp_path / "out.nii", "--method", "bicubic"), "a.nii", "loop")
+    assert not (tmp_path / "out.nii").exists()
+
+
+def test_truncated_dicom_file_in_a_series_is_named(cli, tmp_path, error_line, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    files = dicom_writer.write_series(tmp_path / "series", stored, affine)
+    raw = files[7].read_bytes()
+    files[7].write_bytes(raw[:300])  # the preamble and a few header elements
+    error_line(cli("info", tmp_path / "series"), files[7].name, "unreadable DICOM file")
+
+
+def test_upper_case_extensions_for_input_and_output(cli, tmp_path):
+    nifti(tmp_path / "IN.NII.GZ", np.random.default_rng(0).random((8, 8, 4)).astype(np.float32))
+    code, _, err = cli("upscale", tmp_path / "IN.NII.GZ", tmp_path / "OUT.NII.GZ", "--method", "bicubic")
+    assert code == 0, err
+    assert gzip.decompress((tmp_path / "OUT.NII.GZ").read_bytes())[344:348] == b"n+1\0"

@@ -18,6 +18,7 @@ from mri_sr.io.volume import MM_PER_UNIT, SCANNER, HeaderSpace, Volume, check_af
 log = logging.getLogger(__name__)
 
 QFORM_TOLERANCE = (1e-5, 1e-3)  # mm per voxel (matrix), mm (offset): a qform representing the affine
+DEFLATE_MAX_RATIO = 1032  # the most bytes one compressed byte of a deflate stream can give
 UNIT_CODES = {0: "mm", 1: "meter", 2: "mm", 3: "micron"}  # xyzt_units & 7; 0 (unknown) is read as mm
 
 
@@ -35,11 +36,13 @@ def _check_length(img: nib.Nifti1Image, path: Path) -> None:
     needed = int(header["vox_offset"]) + int(np.prod(header.get_data_shape(), dtype=np.float64)) * \
         header.get_data_dtype().itemsize
     if path.name.lower().endswith(".gz"):
-        if needed >= 1 << 32:  # the gzip trailer holds the length modulo 2**32
-            return
-        with open(path, "rb") as f:
-            f.seek(-4, os.SEEK_END)
-            held = int.from_bytes(f.read(4), "little")
+        size = path.stat().st_size
+        if needed >= 1 << 32:  # the gzip trailer holds the length modulo 2**32; deflate expands 1032:1 at most
+            held = size * DEFLATE_MAX_RATIO
+        else:
+            with open(path, "rb") as f:
+                f.seek(-4, os.SEEK_END)
+                held = int.from_bytes(f.read(4), "little")
     else:
         held = path.stat().st_size
     if held < needed:
@@ -87,7 +90,7 @@ def load_nifti(path: Path) -> Volume:
         raise MriSrError(f"{path}: not a readable NIfTI image ({one_line(exc)})") from None
     except MemoryError:
         shape = "x".join(map(str, img.header.get_data_shape()))
-        raise MriSrError(f"{path}: not enough memory for the header's shape {shape}") from None
+        raise MriSrError(f"{path}: the header's shape {shape} needs more memory than this machine has") from None
     except (OSError, ValueError, TypeError) as exc:
         raise MriSrError(f"{path}: cannot read NIfTI data ({one_line(exc)})") from None
     while data.ndim > 4 and data.shape[-1] == 1:
