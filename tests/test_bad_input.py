@@ -354,3 +354,98 @@ def test_upper_case_extensions_for_input_and_output(cli, tmp_path):
     code, _, err = cli("upscale", tmp_path / "IN.NII.GZ", tmp_path / "OUT.NII.GZ", "--method", "bicubic")
     assert code == 0, err
     assert gzip.decompress((tmp_path / "OUT.NII.GZ").read_bytes())[344:348] == b"n+1\0"
+
+
+# ------------------------------------------------------------------ full disk (a small tmpfs, real subprocesses)
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(kib)`` -> a folder on a fresh tmpfs of that size (root only; skipped otherwise)."""
+    import subprocess
+
+    mounts = []
+
+    def mount(kib: int):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        point = tmp_path / f"disk{len(mounts)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def fill(folder):
+    """Fill ``folder``'s file system to the last byte."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for chunk in (1 << 16, 1 << 12, 1 << 9, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError:
+                continue
+
+
+def run_cli(*args):
+    """``mri-sr ARGS`` in a subprocess; (exit code, stdout, stderr without progress-bar lines)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "mri_sr.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    err = "\n".join(line for line in done.stderr.splitlines() if line.strip() and "|" not in line)
+    return done.returncode, done.stdout, err + "\n"
+
+
+def test_full_disk_during_upscale_and_prepare(tmp_path, small_disk, error_line):
+    nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((64, 64, 12)).astype(np.float32))
+    disk = small_disk(256)  # the x4 output needs about 790 KB
+    error_line(run_cli("upscale", tmp_path / "scan.nii", disk / "out.nii", "--method", "bicubic", "--scale", 4),
+               str(disk), "no space left on device")
+    assert list(disk.iterdir()) == []
+    path = write_config(tmp_path, "builtin:mni152", hr_patch_size=32)
+    error_line(run_cli("prepare", "--config", path, "--scale", 2, "--out", disk / "x2"),
+               str(disk), "no space left on device")
+    assert list(disk.iterdir()) == []
+
+
+def test_full_disk_while_training_keeps_last_pt_resumable(tmp_path, small_disk, error_line):
+    template = __import__("mri_sr.io", fromlist=["load_volume"]).load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), tmp_path / "crop.nii.gz")
+    config = write_config(tmp_path, tmp_path / "crop.nii.gz", hr_patch_size=32, min_foreground=0.05,
+                          split={"slab_gap": 1})
+    assert run_cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "x2")[0] == 0
+    model = {"model": "micro", "method": "psnr", "networks": {"net_g": {"type": "srresnet", "num_feat": 8,
+                                                                        "num_block": 1}},
+             "train": {"iterations": 2, "batch_size": 2, "lr_patch_size": 16, "learning_rate": 1e-3,
+                       "num_workers": 0},
+             "losses": {"weights": {"pixel": 1.0}}, "validation": {"every": 2, "max_slices": 2},
+             "log_every": 1, "checkpoint_every": 2}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    disk = small_disk(4096)
+    run = disk / "run"
+    code, _, err = run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                           "--device", "cpu")
+    assert code == 0, err
+    before = (run / "last.pt").read_bytes()
+    model["train"]["iterations"] = 4
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    fill(disk)
+    error_line(run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                       "--device", "cpu"), "no space left on device")
+    assert (run / "last.pt").read_bytes() == before
+    assert not [p for p in run.iterdir() if ".mri-sr-tmp-" in p.name]
+    (disk / "filler").unlink()
+    code, _, err = run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                           "--device", "cpu")
+    assert code == 0 and "resuming" in err, err
