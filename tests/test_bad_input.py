@@ -449,3 +449,83 @@ def test_full_disk_while_training_keeps_last_pt_resumable(tmp_path, small_disk, 
     code, _, err = run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
                            "--device", "cpu")
     assert code == 0 and "resuming" in err, err
+
+
+# ------------------------------------------------------------------ damaged prepared folders and runs
+
+MICRO_MODEL = {"model": "micro", "method": "psnr",
+               "networks": {"net_g": {"type": "srresnet", "num_feat": 8, "num_block": 1}},
+               "train": {"iterations": 2, "batch_size": 2, "lr_patch_size": 16, "learning_rate": 1e-3,
+                         "num_workers": 0},
+               "losses": {"weights": {"pixel": 1.0}}, "validation": {"every": 2, "max_slices": 2},
+               "log_every": 1, "checkpoint_every": 2}
+
+
+@pytest.fixture(scope="module")
+def prepared_x2(tmp_path_factory):
+    """x2 slices (HR 64x80, LR 32x40) of a crop of the MNI template, prepared by the CLI."""
+    from mri_sr.cli import main
+    from mri_sr.io import load_volume
+
+    root = tmp_path_factory.mktemp("prepared")
+    template = load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), root / "crop.nii.gz")
+    config = write_config(root, root / "crop.nii.gz", hr_patch_size=32, min_foreground=0.05, split={"slab_gap": 1})
+    assert main(["prepare", "--config", str(config), "--scale", "2", "--out", str(root / "x2")]) == 0
+    return root / "x2"
+
+
+def damaged_copy(prepared, tmp_path, damage):
+    import shutil
+
+    folder = tmp_path / "x2"
+    shutil.copytree(prepared, folder)
+    manifest = folder / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)
+    if damage == "cut shard":
+        for shard in (folder / "shards").glob("*-lr.npy"):
+            shard.write_bytes(shard.read_bytes()[:-1000])
+    elif damage == "row out of range":
+        column = lines[0].rstrip("\n").split(",").index("row")
+        rows = [line.rstrip("\n").split(",") for line in lines[1:]]
+        manifest.write_text(lines[0] + "".join(",".join(r[:column] + ["9999"] + r[column + 1:]) + "\n" for r in rows))
+    elif damage == "missing column":
+        header = lines[0].rstrip("\n").split(",")
+        keep = [i for i, name in enumerate(header) if name != "shard"]
+        manifest.write_text("".join(",".join(line.rstrip("\n").split(",")[i] for i in keep) + "\n" for line in lines))
+    elif damage == "binary manifest":
+        manifest.write_bytes(bytes(range(256)) * 8)
+    elif damage == "cut manifest":
+        text = manifest.read_text()
+        manifest.write_text(text[: len(text) // 2])
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["cut shard", "row out of range", "missing column", "binary manifest",
+                                    "cut manifest"])
+def test_damaged_prepared_folder_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
+    folder = damaged_copy(prepared_x2, tmp_path, damage)
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(folder), "damaged", "prepare it again")
+    assert not (tmp_path / "run").exists()
+    error_line(cli("evaluate", "--dataset", folder, "--method", "bicubic", "--scale", 2, "--out",
+                   tmp_path / "m.json"), str(folder), "damaged", "prepare it again")
+
+
+def test_patch_larger_than_the_slices_is_refused_before_any_run_folder(cli, tmp_path, prepared_x2, error_line):
+    model = {**MICRO_MODEL, "train": {**MICRO_MODEL["train"], "lr_patch_size": 48}}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(prepared_x2), "lr_patch_size 48")
+    assert not (tmp_path / "run").exists()
+
+
+def test_truncated_last_pt_says_how_to_go_on(cli, tmp_path, prepared_x2, error_line):
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    args = ("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+            "--device", "cpu")
+    assert cli(*args)[0] == 0
+    last = tmp_path / "run" / "last.pt"
+    last.write_bytes(last.read_bytes()[:2000])
+    error_line(cli(*args), "last.pt", "cannot resume", "start afresh", "--out")

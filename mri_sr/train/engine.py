@@ -19,6 +19,7 @@ from tqdm import tqdm
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.manifest import check_prepared
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
@@ -76,7 +77,11 @@ def _resume_or_init(run: _Run, init: str | Path | None) -> None:
     """Resume from ``last.pt`` when present; else initialise ``net_g`` from ``init``, if given."""
     last, trainer = run.out_dir / "last.pt", run.trainer
     if last.exists():
-        checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        try:
+            checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        except MriSrError as exc:  # e.g. cut short by a crash: say how to go on
+            raise MriSrError(f"{exc}; cannot resume from it: move {run.out_dir} aside (or delete it) to start "
+                             "afresh, or choose another --out") from None
         check_resumable(checkpoint, run.config, trainer.specs, last)
         trainer.load_state_dict(checkpoint)
         run.iteration, run.best_val_psnr = checkpoint["iteration"], checkpoint["best_val_psnr"]
@@ -170,6 +175,7 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
     dev = pick_device(device)
     ddp = init_distributed(dev)
     prepared = _read_prepared(data_dir)
+    check_prepared(data_dir, config["train"]["lr_patch_size"])
     seed_everything(int(config["train"]["seed"]))
     trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp)
     run = _Run(config, trainer, prepared, out_dir, ddp)
