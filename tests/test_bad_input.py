@@ -529,3 +529,19 @@ def test_truncated_last_pt_says_how_to_go_on(cli, tmp_path, prepared_x2, error_l
     last = tmp_path / "run" / "last.pt"
     last.write_bytes(last.read_bytes()[:2000])
     error_line(cli(*args), "last.pt", "cannot resume", "start afresh", "--out")
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (8, 8, 1, 1, 3, 2)])
+def test_2d_or_6d_nifti_is_one_line(cli, tmp_path, error_line, shape):
+    nifti(tmp_path / "odd.nii", np.ones(shape, np.float32))
+    error_line(cli("upscale", tmp_path / "odd.nii", tmp_path / "out.nii", "--method", "bicubic"), "odd.nii", "3D or 4D")
+
+
+def test_zero_voxel_size_without_sform_is_refused(cli, tmp_path, error_line):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((8, 8, 4), np.float32), None)
+    img.header["qform_code"], img.header["sform_code"] = 0, 0
+    img.header["pixdim"][1:4] = [0.0, 1.0, 1.0]
+    nib.save(img, tmp_path / "zero.nii")
+    error_line(cli("info", tmp_path / "zero.nii", "--json"), "zero.nii", "voxel size (pixdim)")

@@ -30,6 +30,17 @@ def _spatial_unit(header: nib.Nifti1Header, path: Path) -> str:
     return UNIT_CODES[code]
 
 
+def _check_pixdim(header: nib.Nifti1Header, path: Path) -> None:
+    """Refuse voxel sizes (``pixdim[1:4]``) of 0 or NaN where they place the scan (no sform):
+    nibabel would quietly take them as 1 (a negative size is taken as its absolute value)."""
+    if int(header["sform_code"]) > 0:
+        return
+    zooms = np.asarray(header["pixdim"][1:4], dtype=np.float64)
+    if not np.all(np.abs(zooms) > 0):
+        raise MriSrError(f"{path}: the header's voxel size (pixdim) is {' x '.join(f'{z:g}' for z in zooms)}; "
+                         "a size of 0 or NaN leaves the scan without a place in space")
+
+
 def _check_length(img: nib.Nifti1Image, path: Path) -> None:
     """Refuse a file shorter than its header's shape and data type need (before reading it)."""
     header = img.header
@@ -80,6 +91,8 @@ def load_nifti(path: Path) -> Volume:
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise MriSrError(f"{path}: not a NIfTI file ({type(img).__name__})")
         units = _spatial_unit(img.header, path)
+        with nib.openers.ImageOpener(str(path)) as f:  # unfixed: nibabel's load sets a 0 pixdim to 1
+            _check_pixdim(type(img.header).from_fileobj(f, check=False), path)
         _check_length(img, path)
         data = _voxels(img, path)
     except MriSrError:

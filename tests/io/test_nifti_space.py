@@ -114,3 +114,25 @@ def test_through_plane_output_keeps_both_transforms(cli, tmp_path):
         after, after_code = getattr(out.header, f"get_{kind}")(coded=True)
         assert after_code == before_code
         np.testing.assert_allclose(after, upscaled_affine(before, factors), atol=1e-4)
+
+
+def test_qform_only_with_negative_qfac_keeps_its_flip(cli, tmp_path):
+    img = nib.Nifti1Image(np.random.default_rng(0).random(SHAPE).astype(np.float32) + 1, None)
+    img.header.set_qform(scanner_affine(), code=1)  # a determinant < 0: pixdim[0] = -1
+    img.header.set_sform(None, code=0)
+    assert img.header["pixdim"][0] == -1
+    nib.save(img, tmp_path / "in.nii")
+    code, _, err = cli("upscale", tmp_path / "in.nii", tmp_path / "out.nii", "--method", "bicubic")
+    assert code == 0, err
+    out = nib.load(tmp_path / "out.nii")
+    qform, qform_code = out.header.get_qform(coded=True)
+    assert qform_code == 1 and out.header.get_sform(coded=True)[1] == 0 and out.header["pixdim"][0] == -1
+    np.testing.assert_allclose(qform, upscaled_affine(scanner_affine(), FACTORS), atol=1e-4)
+
+
+def test_nan_scale_slope_means_unscaled(tmp_path):
+    stored = np.arange(SHAPE[0] * SHAPE[1] * SHAPE[2], dtype=np.int16).reshape(SHAPE)
+    img = nib.Nifti1Image(stored, scanner_affine())
+    img.header["scl_slope"], img.header["scl_inter"] = np.nan, np.nan  # NIfTI: NaN or 0 slope = no scaling
+    nib.save(img, tmp_path / "in.nii")
+    np.testing.assert_array_equal(load_volume(tmp_path / "in.nii").data, stored.astype(np.float32))
