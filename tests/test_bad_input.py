@@ -545,3 +545,11 @@ def test_zero_voxel_size_without_sform_is_refused(cli, tmp_path, error_line):
     img.header["pixdim"][1:4] = [0.0, 1.0, 1.0]
     nib.save(img, tmp_path / "zero.nii")
     error_line(cli("info", tmp_path / "zero.nii", "--json"), "zero.nii", "voxel size (pixdim)")
+
+
+def test_negative_dimension_in_the_header_is_one_line(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "neg.nii", np.ones((10, 8, 4), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[42:44] = (-5).to_bytes(2, "little", signed=True)  # dim[1]
+    path.write_bytes(bytes(raw))
+    error_line(cli("info", path), "neg.nii", "shape (-5, 8, 4)")

@@ -44,6 +44,9 @@ def _check_pixdim(header: nib.Nifti1Header, path: Path) -> None:
 def _check_length(img: nib.Nifti1Image, path: Path) -> None:
     """Refuse a file shorter than its header's shape and data type need (before reading it)."""
     header = img.header
+    shape = header.get_data_shape()
+    if not all(n > 0 for n in shape):
+        raise MriSrError(f"{path}: the header declares shape {shape}; every dimension must be at least 1")
     needed = int(header["vox_offset"]) + int(np.prod(header.get_data_shape(), dtype=np.float64)) * \
         header.get_data_dtype().itemsize
     if path.name.lower().endswith(".gz"):
@@ -104,7 +107,7 @@ def load_nifti(path: Path) -> Volume:
     except MemoryError:
         shape = "x".join(map(str, img.header.get_data_shape()))
         raise MriSrError(f"{path}: the header's shape {shape} needs more memory than this machine has") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, OverflowError) as exc:
         raise MriSrError(f"{path}: cannot read NIfTI data ({one_line(exc)})") from None
     while data.ndim > 4 and data.shape[-1] == 1:
         data = data[..., 0]
