@@ -553,3 +553,15 @@ def test_negative_dimension_in_the_header_is_one_line(cli, tmp_path, error_line)
     raw[42:44] = (-5).to_bytes(2, "little", signed=True)  # dim[1]
     path.write_bytes(bytes(raw))
     error_line(cli("info", path), "neg.nii", "shape (-5, 8, 4)")
+
+
+def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line):
+    import shutil
+
+    folder = tmp_path / "x2"
+    shutil.copytree(prepared_x2, folder)
+    (folder / "prepare.json").write_bytes(bytes(range(256)))
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(folder), "damaged", "prepare it again")
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,28 @@ def read_manifest(data_dir: str | Path) -> list[dict[str, str]]:
         if row["split"] not in SPLITS or not row["row"].isdigit():
             raise damaged(data_dir, f"manifest.csv line {number} has split {row['split']!r}, row {row['row']!r}")
     return rows
+
+
+def read_prepared(data_dir: str | Path) -> dict[str, Any]:
+    """A prepared folder's ``prepare.json`` (scale, normalisation, degradation, counts).
+
+    Raises:
+        MriSrError: no ``prepare.json`` (not a prepared folder), or one that is not a JSON object
+            with an integer ``scale`` (damaged), naming the folder.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / "prepare.json"
+    if not path.is_file():
+        raise MriSrError(f"{data_dir}: not a prepared folder (no prepare.json); run `mri-sr prepare` first")
+    try:
+        prepared = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise damaged(data_dir, f"prepare.json is not JSON: {one_line(exc, 100)}") from None
+    except OSError as exc:
+        raise MriSrError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not isinstance(prepared, dict) or not isinstance(prepared.get("scale"), int):
+        raise damaged(data_dir, "prepare.json holds no integer 'scale'")
+    return prepared
 
 
 def _load_shard(data_dir: Path, shard: str, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:

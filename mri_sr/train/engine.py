@@ -19,7 +19,7 @@ from tqdm import tqdm
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream, load_split
-from mri_sr.data.manifest import check_prepared
+from mri_sr.data.manifest import check_prepared, read_prepared
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
@@ -67,10 +67,7 @@ class _Run:
 
 
 def _read_prepared(data_dir: Path) -> dict[str, Any]:
-    path = data_dir / "prepare.json"
-    if not path.is_file():
-        raise MriSrError(f"{data_dir}: not a prepared folder (no prepare.json); run `mri-sr prepare` first")
-    return json.loads(path.read_text())
+    return read_prepared(data_dir)
 
 
 def _resume_or_init(run: _Run, init: str | Path | None) -> None:
