@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision
 from mri_sr.inference import Inference

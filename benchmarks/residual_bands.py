@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import load_generator
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import from_row
 from mri_sr.resample import imresize, kspace_truncate, kspace_zero_fill
 from mri_sr.device import Precision, pick_device

@@ -11,6 +11,7 @@ import numpy as np
 from mri_sr import __version__
 from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError, one_line
+from mri_sr.fsutil import no_space_error
 from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
 
@@ -295,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mri-sr: error: {one_line(exc, limit=None)}", file=sys.stderr)
         return 1
     except OSError as exc:  # an I/O failure the checks could not foresee (disk full, permissions)
+        if (full := no_space_error(exc, getattr(args, "out", None) or getattr(args, "output", None))) is not None:
+            print(f"mri-sr: error: {full}", file=sys.stderr)
+            return 1
         if exc.filename is None:
             raise
         print(f"mri-sr: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)

@@ -69,21 +69,29 @@ def validate_config(config: dict[str, Any], *, name: str = "config") -> dict[str
     """Validate the workflow config in place, filling defaults; return it.
 
     Raises:
-        MriSrError: one line naming the file and the offending key (unknown keys included).
+        MriSrError: one line naming the file and the offending key (unknown keys included), or
+            percentiles of ``data.normalisation`` not in increasing order.
     """
     raise_first_error(make_validator(schema()), config, name)
+    norm = config["data"]["normalisation"]
+    if not norm["low_percentile"] < norm["high_percentile"]:
+        raise MriSrError(f"{name}: data.normalisation.low_percentile ({norm['low_percentile']:g}) must be below "
+                         f"high_percentile ({norm['high_percentile']:g})")
     return config
 
 
 def read_yaml(path: str | Path) -> Any:
-    """A YAML file's content ({} when empty).
+    """A YAML file's content.
 
     Raises:
-        MriSrError: unreadable file or invalid YAML, naming the file.
+        MriSrError: unreadable file, invalid YAML, or an empty (or comments-only) file, naming the file.
     """
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        content = yaml.safe_load(path.read_text())
+        if content is None:
+            raise MriSrError(f"{path}: the config is empty (no keys); give a config file with its settings")
+        return content
     except OSError as exc:
         raise MriSrError(f"{path}: cannot read config ({exc.strerror})") from None
     except UnicodeDecodeError:

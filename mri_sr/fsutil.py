@@ -8,6 +8,7 @@ later run can recognise, and remove, those a killed process (SIGKILL, power loss
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import logging
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 TMP_TAG = ".mri-sr-tmp-"
 STARTED = time.time()  # temporaries older than this process and not its own may be stale
 FOREIGN_HOST_AGE_S = 3600.0  # another host's temporary untouched this long is stale
+FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+FULL_DISK_FREE_BYTES = 1 << 20  # a failed write on a file system with less free space than this: a full disk
 _HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname().split(".")[0])[:32] or "host"
 
 
@@ -79,6 +82,36 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def no_space_error(exc: BaseException, folder: str | os.PathLike | None) -> MriSrError | None:
+    """The one-line error for a write that failed on a full disk, else None.
+
+    A full disk is an ``OSError`` with ``ENOSPC`` or ``EDQUOT``, or any other failed write
+    (``OSError``, or torch's ``RuntimeError`` of ``torch.save``, which drops the errno) on a file
+    system with less than :data:`FULL_DISK_FREE_BYTES` free.
+
+    Args:
+        exc: the exception raised by the write.
+        folder: where the output was being written (named in the message); None: the
+            exception's file name, if any.
+    """
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    where = folder if folder is not None else getattr(exc, "filename", None)
+    full = isinstance(exc, OSError) and exc.errno in FULL_DISK_ERRNOS
+    if not full and where is not None:
+        probe = Path(where)
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            full = shutil.disk_usage(probe).free < FULL_DISK_FREE_BYTES
+        except OSError:
+            full = False
+    if not full:
+        return None
+    return MriSrError(f"{where if where is not None else 'output'}: no space left on device; "
+                      "free some space and run again (nothing partial was kept)")
+
+
 @contextlib.contextmanager
 def _making_beside(target: Path) -> Iterator[None]:
     """Create ``target``'s folder and remove stale temporaries of it; an ``OSError`` in the block
@@ -88,7 +121,8 @@ def _making_beside(target: Path) -> Iterator[None]:
         remove_stale_temporaries(target)
         yield
     except OSError as exc:
-        raise MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
+        raise no_space_error(exc, target.parent) or \
+            MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
 
 
 def temp_dir_beside(target: str | os.PathLike) -> Path:
@@ -107,14 +141,16 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
     On any exception (Ctrl-C and SIGTERM included, see ``mri_sr.cli``) the temporary file is
-    removed, so no half-written output is left; stale ones of earlier runs are removed first.
+    removed, so no half-written output is left and an existing ``path`` stays as it was; stale
+    ones of earlier runs are removed first. A write that fails on a full disk becomes one line
+    (:func:`no_space_error`).
 
     Args:
         path: final destination. Its folder is created if missing.
         suffix: suffix for the temporary name (e.g. ``".nii.gz"`` so writers pick the format).
 
     Raises:
-        MriSrError: the destination folder cannot be created or written.
+        MriSrError: the destination folder cannot be created or written, or the disk is full.
     """
     path = Path(path)
     with _making_beside(path):
@@ -122,7 +158,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         os.close(fd)
-        yield tmp_path
+        try:
+            yield tmp_path
+        except (OSError, RuntimeError) as exc:
+            full = no_space_error(exc, path.parent)
+            if full is None:
+                raise
+            raise full from None
         if tmp_path.exists():  # mkstemp makes 0600 files; give outputs the usual permissions
             umask = os.umask(0)
             os.umask(umask)
@@ -153,14 +195,14 @@ def refuse_overwriting_input(output: str | os.PathLike, inputs: Iterable[str | o
             hard link), or lies inside an input folder (e.g. a DICOM series folder).
     """
     output = Path(output)
-    target = output.resolve()
+    target = Path(os.path.realpath(output))  # realpath: a loop of links is not an error here
     for item in inputs:
         if item is None or str(item).startswith("builtin:"):
             continue
         source = Path(item)
-        if target == source.resolve() or _same_file(output, source):
+        if target == Path(os.path.realpath(source)) or _same_file(output, source):
             raise MriSrError(f"{output}: is the input {source}; choose another output file (refusing to replace it)")
-        if source.is_dir() and target.is_relative_to(source.resolve()):
+        if source.is_dir() and target.is_relative_to(os.path.realpath(source)):
             raise MriSrError(f"{output}: lies inside the input folder {source}; choose an output outside it")
 
 

@@ -120,7 +120,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
             out[start:start + len(batch)] = sr_batch[:, 0].cpu().numpy()
             bar.update(len(batch))
     factors = tuple(scale if a != axis else 1 for a in range(3))
-    return Volume(np.moveaxis(out, 0, axis), upscaled_affine(volume.affine, factors),
+    return volume.on_grid(np.moveaxis(out, 0, axis), upscaled_affine(volume.affine, factors),
                   f"{volume.source}, upscaled x{scale} in-plane (slice axis {axis})")
 
 
@@ -184,7 +184,7 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
         del full
     fused *= 0.5
     source = f"{volume.source}, upscaled x{factor} isotropic (fused slicing along axes {first}, {(first + 1) % 3})"
-    return Volume(fused, upscaled_affine(volume.affine, (factor, factor, factor)), source)
+    return volume.on_grid(fused, upscaled_affine(volume.affine, (factor, factor, factor)), source)
 
 
 def load_upscaler(checkpoint: str | Path,
@@ -258,6 +258,6 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
     result = upscale(scan, sr, scale=scale, axis=options.axis, percentiles=percentiles,
                      batch_size=options.batch_size, projection=projection, progress=options.progress,
                      name=name)
-    save_nifti(Volume(result.data, result.affine, f"{result.source} with {how}"), output)
+    save_nifti(result.on_grid(result.data, result.affine, f"{result.source} with {how}"), output)
     log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),
              " x ".join(f"{s:.4g}" for s in result.spacing))

@@ -67,7 +67,7 @@ class UpscaleOptions:
 
 def check_output(path: Path) -> None:
     """Fail early (before any work) on an output path that cannot be written."""
-    if not path.name.endswith((".nii", ".nii.gz")):
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise MriSrError(f"{path}: output must be a .nii or .nii.gz file")
     if path.is_dir():
         raise MriSrError(f"{path}: is a folder; give an output file name")

@@ -244,3 +244,324 @@ def test_interpolate_refuses_to_write_onto_an_input(cli, tmp_path):
         one_line_error(cli("interpolate", "--alpha", 0.5, tmp_path / "psnr.pt", tmp_path / "gan.pt", tmp_path / out),
                        out, "is the input")
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ issue 25: odd headers, damaged inputs
+
+def nifti(path, data, affine=None, **header):
+    """Write ``data`` with nibabel as it is (any dtype), the header fields set as given."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]) if affine is None else affine)
+    for key, value in header.items():
+        img.header[key] = value
+    nib.save(img, path)
+    return path
+
+
+def test_complex_nifti_is_read_as_its_magnitude(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    real, imag = rng.normal(size=(2, 12, 12, 4)).astype(np.float32)
+    nifti(tmp_path / "c.nii.gz", (real + 1j * imag).astype(np.complex64))
+    from mri_sr.io import load_volume
+
+    np.testing.assert_allclose(load_volume(tmp_path / "c.nii.gz").data, np.hypot(real, imag), rtol=1e-6)
+    code, _, err = cli("upscale", tmp_path / "c.nii.gz", tmp_path / "out.nii.gz", "--method", "bicubic")
+    assert code == 0, err
+    import nibabel as nib
+
+    # The magnitude was upscaled: bicubic of |z| stays near it, far from bicubic of Re z (negative values).
+    assert nib.load(tmp_path / "out.nii.gz").get_fdata().min() > -0.5
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n", "   \n"])
+def test_empty_config_is_an_error_naming_the_file(cli, tmp_path, error_line, text):
+    (tmp_path / "empty.yaml").write_text(text)
+    error_line(cli("prepare", "--config", tmp_path / "empty.yaml", "--scale", 2, "--out", tmp_path / "out"),
+               "empty.yaml", "empty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_percentiles_out_of_order_are_refused(cli, tmp_path, error_line):
+    path = write_config(tmp_path, "builtin:mni152", normalisation={"low_percentile": 99.5, "high_percentile": 0.5})
+    error_line(cli("prepare", "--config", path, "--scale", 2, "--out", tmp_path / "out"),
+               "config.yaml", "low_percentile", "below")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage,words", [("zero", "voxel size of 0"), ("nan", "NaN")])
+def test_degenerate_nifti_affine_is_refused_at_load(cli, tmp_path, error_line, damage, words):
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:, 1] = 0.0 if damage == "zero" else np.nan
+    path = tmp_path / "bad.nii"
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((8, 8, 4), np.float32), None)
+    img.header.set_sform(affine, code=1)
+    nib.save(img, path)
+    error_line(cli("upscale", path, tmp_path / "out.nii", "--method", "bicubic"), "bad.nii", words)
+    error_line(cli("info", path, "--json"), "bad.nii", words)
+    assert not (tmp_path / "out.nii").exists()
+
+
+def test_fastmri_zero_field_of_view_and_group_key(cli, tmp_path, error_line):
+    import h5py
+
+    header = ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>8</x><y>8</y><z>1</z></matrixSize>"
+              "<fieldOfView_mm><x>0</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>")
+    with h5py.File(tmp_path / "zero.h5", "w") as f:
+        f["reconstruction_rss"] = np.ones((4, 8, 8), np.float32)
+        f["ismrmrd_header"] = header
+    error_line(cli("info", tmp_path / "zero.h5", "--json"), "zero.h5", "voxel size of 0")
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        f.create_group("reconstruction_rss")
+    error_line(cli("info", tmp_path / "group.h5"), "group.h5", "group")
+
+
+def test_header_declaring_more_voxels_than_the_file_holds(cli, tmp_path, error_line):
+    for name in ("big.nii", "big.nii.gz"):
+        path = nifti(tmp_path / name, np.ones((8, 8, 8), np.float32))
+        import nibabel as nib
+
+        img = nib.load(path)
+        img.header.set_data_shape((4000, 4000, 4000))
+        raw = bytearray(gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes())
+        raw[:348] = img.header.binaryblock
+        path.write_bytes(gzip.compress(bytes(raw)) if name.endswith(".gz") else bytes(raw))
+        error_line(cli("info", path), name, "shorter than its header says")
+
+
+def test_rgb_nifti_and_symbolic_link_loop(cli, tmp_path, error_line):
+    rgb = np.zeros((8, 8, 4), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    nifti(tmp_path / "rgb.nii", rgb)
+    error_line(cli("upscale", tmp_path / "rgb.nii", tmp_path / "out.nii", "--method", "bicubic"), "rgb.nii", "RGB")
+    os.symlink(tmp_path / "b.nii", tmp_path / "a.nii")
+    os.symlink(tmp_path / "a.nii", tmp_path / "b.nii")
+    error_line(cli("upscale", tmp_path / "a.nii", tmp_path / "out.nii", "--method", "bicubic"), "a.nii", "loop")
+    assert not (tmp_path / "out.nii").exists()
+
+
+def test_truncated_dicom_file_in_a_series_is_named(cli, tmp_path, error_line, dicom_writer, mni_crop):
+    stored, affine = mni_crop
+    files = dicom_writer.write_series(tmp_path / "series", stored, affine)
+    raw = files[7].read_bytes()
+    files[7].write_bytes(raw[:300])  # the preamble and a few header elements
+    error_line(cli("info", tmp_path / "series"), files[7].name, "unreadable DICOM file")
+
+
+def test_upper_case_extensions_for_input_and_output(cli, tmp_path):
+    nifti(tmp_path / "IN.NII.GZ", np.random.default_rng(0).random((8, 8, 4)).astype(np.float32))
+    code, _, err = cli("upscale", tmp_path / "IN.NII.GZ", tmp_path / "OUT.NII.GZ", "--method", "bicubic")
+    assert code == 0, err
+    assert gzip.decompress((tmp_path / "OUT.NII.GZ").read_bytes())[344:348] == b"n+1\0"
+
+
+# ------------------------------------------------------------------ full disk (a small tmpfs, real subprocesses)
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(kib)`` -> a folder on a fresh tmpfs of that size (root only; skipped otherwise)."""
+    import subprocess
+
+    mounts = []
+
+    def mount(kib: int):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        point = tmp_path / f"disk{len(mounts)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def fill(folder):
+    """Fill ``folder``'s file system to the last byte."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for chunk in (1 << 16, 1 << 12, 1 << 9, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError:
+                continue
+
+
+def run_cli(*args):
+    """``mri-sr ARGS`` in a subprocess; (exit code, stdout, stderr without progress-bar lines)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "mri_sr.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    err = "\n".join(line for line in done.stderr.splitlines() if line.strip() and "|" not in line)
+    return done.returncode, done.stdout, err + "\n"
+
+
+def test_full_disk_during_upscale_and_prepare(tmp_path, small_disk, error_line):
+    nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((64, 64, 12)).astype(np.float32))
+    disk = small_disk(256)  # the x4 output needs about 790 KB
+    error_line(run_cli("upscale", tmp_path / "scan.nii", disk / "out.nii", "--method", "bicubic", "--scale", 4),
+               str(disk), "no space left on device")
+    assert list(disk.iterdir()) == []
+    path = write_config(tmp_path, "builtin:mni152", hr_patch_size=32)
+    error_line(run_cli("prepare", "--config", path, "--scale", 2, "--out", disk / "x2"),
+               str(disk), "no space left on device")
+    assert list(disk.iterdir()) == []
+
+
+def test_full_disk_while_training_keeps_last_pt_resumable(tmp_path, small_disk, error_line):
+    template = __import__("mri_sr.io", fromlist=["load_volume"]).load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), tmp_path / "crop.nii.gz")
+    config = write_config(tmp_path, tmp_path / "crop.nii.gz", hr_patch_size=32, min_foreground=0.05,
+                          split={"slab_gap": 1})
+    assert run_cli("prepare", "--config", config, "--scale", 2, "--out", tmp_path / "x2")[0] == 0
+    model = {"model": "micro", "method": "psnr", "networks": {"net_g": {"type": "srresnet", "num_feat": 8,
+                                                                        "num_block": 1}},
+             "train": {"iterations": 2, "batch_size": 2, "lr_patch_size": 16, "learning_rate": 1e-3,
+                       "num_workers": 0},
+             "losses": {"weights": {"pixel": 1.0}}, "validation": {"every": 2, "max_slices": 2},
+             "log_every": 1, "checkpoint_every": 2}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    disk = small_disk(4096)
+    run = disk / "run"
+    code, _, err = run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                           "--device", "cpu")
+    assert code == 0, err
+    before = (run / "last.pt").read_bytes()
+    model["train"]["iterations"] = 4
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    fill(disk)
+    error_line(run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                       "--device", "cpu"), "no space left on device")
+    assert (run / "last.pt").read_bytes() == before
+    assert not [p for p in run.iterdir() if ".mri-sr-tmp-" in p.name]
+    (disk / "filler").unlink()
+    code, _, err = run_cli("train", "--config", tmp_path / "model.yaml", "--data", tmp_path / "x2", "--out", run,
+                           "--device", "cpu")
+    assert code == 0 and "resuming" in err, err
+
+
+# ------------------------------------------------------------------ damaged prepared folders and runs
+
+MICRO_MODEL = {"model": "micro", "method": "psnr",
+               "networks": {"net_g": {"type": "srresnet", "num_feat": 8, "num_block": 1}},
+               "train": {"iterations": 2, "batch_size": 2, "lr_patch_size": 16, "learning_rate": 1e-3,
+                         "num_workers": 0},
+               "losses": {"weights": {"pixel": 1.0}}, "validation": {"every": 2, "max_slices": 2},
+               "log_every": 1, "checkpoint_every": 2}
+
+
+@pytest.fixture(scope="module")
+def prepared_x2(tmp_path_factory):
+    """x2 slices (HR 64x80, LR 32x40) of a crop of the MNI template, prepared by the CLI."""
+    from mri_sr.cli import main
+    from mri_sr.io import load_volume
+
+    root = tmp_path_factory.mktemp("prepared")
+    template = load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), root / "crop.nii.gz")
+    config = write_config(root, root / "crop.nii.gz", hr_patch_size=32, min_foreground=0.05, split={"slab_gap": 1})
+    assert main(["prepare", "--config", str(config), "--scale", "2", "--out", str(root / "x2")]) == 0
+    return root / "x2"
+
+
+def damaged_copy(prepared, tmp_path, damage):
+    import shutil
+
+    folder = tmp_path / "x2"
+    shutil.copytree(prepared, folder)
+    manifest = folder / "manifest.csv"
+    lines = manifest.read_text().splitlines(keepends=True)
+    if damage == "cut shard":
+        for shard in (folder / "shards").glob("*-lr.npy"):
+            shard.write_bytes(shard.read_bytes()[:-1000])
+    elif damage == "row out of range":
+        column = lines[0].rstrip("\n").split(",").index("row")
+        rows = [line.rstrip("\n").split(",") for line in lines[1:]]
+        manifest.write_text(lines[0] + "".join(",".join(r[:column] + ["9999"] + r[column + 1:]) + "\n" for r in rows))
+    elif damage == "missing column":
+        header = lines[0].rstrip("\n").split(",")
+        keep = [i for i, name in enumerate(header) if name != "shard"]
+        manifest.write_text("".join(",".join(line.rstrip("\n").split(",")[i] for i in keep) + "\n" for line in lines))
+    elif damage == "binary manifest":
+        manifest.write_bytes(bytes(range(256)) * 8)
+    elif damage == "cut manifest":
+        text = manifest.read_text()
+        manifest.write_text(text[: len(text) // 2])
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["cut shard", "row out of range", "missing column", "binary manifest",
+                                    "cut manifest"])
+def test_damaged_prepared_folder_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
+    folder = damaged_copy(prepared_x2, tmp_path, damage)
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(folder), "damaged", "prepare it again")
+    assert not (tmp_path / "run").exists()
+    error_line(cli("evaluate", "--dataset", folder, "--method", "bicubic", "--scale", 2, "--out",
+                   tmp_path / "m.json"), str(folder), "damaged", "prepare it again")
+
+
+def test_patch_larger_than_the_slices_is_refused_before_any_run_folder(cli, tmp_path, prepared_x2, error_line):
+    model = {**MICRO_MODEL, "train": {**MICRO_MODEL["train"], "lr_patch_size": 48}}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(prepared_x2), "lr_patch_size 48")
+    assert not (tmp_path / "run").exists()
+
+
+def test_truncated_last_pt_says_how_to_go_on(cli, tmp_path, prepared_x2, error_line):
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    args = ("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+            "--device", "cpu")
+    assert cli(*args)[0] == 0
+    last = tmp_path / "run" / "last.pt"
+    last.write_bytes(last.read_bytes()[:2000])
+    error_line(cli(*args), "last.pt", "cannot resume", "start afresh", "--out")
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (8, 8, 1, 1, 3, 2)])
+def test_2d_or_6d_nifti_is_one_line(cli, tmp_path, error_line, shape):
+    nifti(tmp_path / "odd.nii", np.ones(shape, np.float32))
+    error_line(cli("upscale", tmp_path / "odd.nii", tmp_path / "out.nii", "--method", "bicubic"), "odd.nii", "3D or 4D")
+
+
+def test_zero_voxel_size_without_sform_is_refused(cli, tmp_path, error_line):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((8, 8, 4), np.float32), None)
+    img.header["qform_code"], img.header["sform_code"] = 0, 0
+    img.header["pixdim"][1:4] = [0.0, 1.0, 1.0]
+    nib.save(img, tmp_path / "zero.nii")
+    error_line(cli("info", tmp_path / "zero.nii", "--json"), "zero.nii", "voxel size (pixdim)")
+
+
+def test_negative_dimension_in_the_header_is_one_line(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "neg.nii", np.ones((10, 8, 4), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[42:44] = (-5).to_bytes(2, "little", signed=True)  # dim[1]
+    path.write_bytes(bytes(raw))
+    error_line(cli("info", path), "neg.nii", "shape (-5, 8, 4)")
+
+
+def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line):
+    import shutil
+
+    folder = tmp_path / "x2"
+    shutil.copytree(prepared_x2, folder)
+    (folder / "prepare.json").write_bytes(bytes(range(256)))
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
+                   "--device", "cpu"), str(folder), "damaged", "prepare it again")
+    assert not (tmp_path / "run").exists()

@@ -16,7 +16,7 @@ from scipy.ndimage import zoom
 
 from mri_sr.checkpoint import save_checkpoint
 from mri_sr.config import validate_config
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import Bicubic, Degradation, KSpace
 from mri_sr.data.normalize import Normalisation, fit_percentiles
 from mri_sr.data.prepare import prepare

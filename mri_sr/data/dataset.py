@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,40 +14,7 @@ from mri_sr.data.augment import augmentation as augmentation_pipeline
 from mri_sr.data.degradation import DegradationSampler, from_row
 from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
 from mri_sr.data.pairs import make_pair
-from mri_sr.data.split import SPLITS
 from mri_sr.errors import MriSrError
-
-
-def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
-    """Read one split of a prepared folder into memory.
-
-    Returns:
-        One dict per slice, in manifest order: ``lr`` (1, h, w) and ``hr`` (1, h*s, w*s)
-        float32 arrays in [0, 1], and the manifest row under ``meta``.
-
-    Raises:
-        MriSrError: no manifest, or the split is empty.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    data_dir = Path(data_dir)
-    manifest = data_dir / "manifest.csv"
-    if not manifest.is_file():
-        raise MriSrError(f"{data_dir}: no manifest.csv; run `mri-sr prepare` first")
-    with open(manifest, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["split"] == split]
-    if not rows:
-        raise MriSrError(f"{manifest}: the {split} split has no slices")
-    shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    items = []
-    for row in rows:
-        if row["shard"] not in shards:
-            base = data_dir / "shards" / row["shard"]
-            shards[row["shard"]] = (np.load(f"{base}-lr.npy"), np.load(f"{base}-hr.npy"))
-        lr, hr = shards[row["shard"]]
-        i = int(row["row"])
-        items.append({"lr": lr[i][None], "hr": hr[i][None], "meta": row})
-    return items
 
 
 class PairedRandomCropd(Randomizable, MapTransform):
@@ -103,7 +68,7 @@ class BatchStream(Dataset):
     rotated together.
 
     Args:
-        items: output of :func:`load_split` (``train``).
+        items: output of :func:`mri_sr.data.manifest.load_split` (``train``).
         batch_size: slices per batch (per process under DDP).
         lr_patch_size: LR patch side; HR patches are ``lr_patch_size * scale``.
         scale: super-resolution factor.

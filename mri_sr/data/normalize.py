@@ -45,8 +45,12 @@ def fit_percentiles(data: np.ndarray, low_percentile: float, high_percentile: fl
         name: file name for error messages.
 
     Raises:
-        MriSrError: the volume holds NaN/inf values or has no intensity range (e.g. all zero).
+        MriSrError: percentiles outside [0, 100] or not increasing, the volume holds NaN/inf
+            values or has no intensity range (e.g. all zero).
     """
+    if not 0.0 <= low_percentile < high_percentile <= 100.0:
+        raise MriSrError(f"{name}: normalisation percentiles {low_percentile:g}, {high_percentile:g} must satisfy "
+                         "0 <= low < high <= 100")
     if not np.all(np.isfinite(data)):
         raise MriSrError(f"{name}: volume contains NaN or infinite values")
     low, high = np.percentile(data, [low_percentile, high_percentile])

@@ -17,10 +17,10 @@ from mri_sr.data.degradation import Degradation, degradation_class
 from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.data.split import SPLITS, split_slabs, split_subjects
+from mri_sr.data.synth import load_source
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder, temp_dir_beside
-from mri_sr.io import load_volume
-from mri_sr.io.orientation import reorient
+from mri_sr.io.volume import reorient
 from mri_sr.io.volume import Volume
 from mri_sr.signals import raise_if_terminated
 
@@ -88,7 +88,7 @@ def subject_name(source: dict[str, Any]) -> str:
 def _volumes(source: dict[str, Any]) -> list[tuple[int | None, Volume]]:
     """The 3D volumes a source gives: one, or every time point for ``volume: all``."""
     path, index = source["path"], source.get("volume")
-    volume = load_volume(path, series=source.get("series"))
+    volume = load_source(path, series=source.get("series"))
     if index == "all":
         return [(k, volume.select(k, name=path)) for k in range(volume.n_volumes)]
     return [(index, volume.select(index, name=path))]

@@ -16,9 +16,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import expit
 
+from mri_sr.errors import MriSrError
+from mri_sr.io import load_volume
 from mri_sr.io.volume import Volume
 
 DEFAULT_VARIANTS = 4
+SYNTH_PREFIX = "builtin:mni152-synth"
 
 
 def tissue_maps() -> tuple[np.ndarray, np.ndarray]:
@@ -110,3 +113,21 @@ def synth_volume(variants: int = DEFAULT_VARIANTS, seed: int = 0) -> Volume:
     maps, affine = tissue_maps()
     data = np.stack([synth_variant(maps, np.random.default_rng([seed, k])) for k in range(variants)], axis=-1)
     return Volume(data, affine, f"MNI152 synthetic contrasts ({variants}, seed {seed})")
+
+
+def load_source(path: str, *, series: str | None = None) -> Volume:
+    """A training source: ``builtin:mni152-synth[:N[:SEED]]`` (N synthetic contrasts, default 4,
+    seed 0 by default, as one 4D volume: :func:`synth_volume`), anything else
+    :func:`mri_sr.io.load_volume`.
+
+    Raises:
+        MriSrError: a malformed synthetic name, or as :func:`~mri_sr.io.load_volume`.
+    """
+    text = str(path)
+    if text != SYNTH_PREFIX and not text.startswith(SYNTH_PREFIX + ":"):
+        return load_volume(path, series=series)
+    parts = text[len(SYNTH_PREFIX):].split(":")[1:]
+    if len(parts) > 2 or not all(p.isdigit() for p in parts) or (parts and int(parts[0]) < 1):
+        raise MriSrError(f"{text}: expected {SYNTH_PREFIX}[:N[:SEED]] with N >= 1 variants and an integer seed")
+    numbers = [int(p) for p in parts] + [DEFAULT_VARIANTS, 0][len(parts):]
+    return synth_volume(numbers[0], numbers[1])

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import Degradation, from_row
 from mri_sr.data.foreground import FOREGROUND_LEVEL
 from mri_sr.errors import MriSrError

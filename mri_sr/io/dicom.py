@@ -18,8 +18,9 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.misc import is_dicom
 
-from mri_sr.errors import MriSrError
+from mri_sr.errors import MriSrError, one_line
 from mri_sr.io.dicom_frames import Frame, classic_frames, enhanced_frames
 from mri_sr.io.dicom_stack import read_pixels, stack_geometry
 from mri_sr.io.volume import Volume
@@ -29,11 +30,27 @@ DESCRIPTION_CHARS = 32
 
 
 def _read_header(path: Path) -> Dataset | None:
-    """The header of a DICOM file (no pixels), or None if the file is not DICOM."""
+    """The header of a DICOM file (no pixels), or None if the file is not DICOM.
+
+    Raises:
+        MriSrError: a file marked as DICOM (``DICM`` after its preamble) whose header cannot be
+            read (truncated or damaged), naming it.
+    """
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError:
         return None
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError) as exc:
+        if not is_dicom(path):
+            return None
+        raise MriSrError(f"{path}: unreadable DICOM file (truncated or damaged header: {one_line(exc, 120)}); "
+                         "replace it or remove it from the folder") from None
+    sop_class = ds.file_meta.get("MediaStorageSOPClassUID", "") if hasattr(ds, "file_meta") else ""
+    if str(getattr(sop_class, "name", "")).endswith("Image Storage") and not ("Rows" in ds and "Columns" in ds):
+        # pydicom stops quietly at the end of a cut file: an image whose header lacks its size was cut.
+        raise MriSrError(f"{path}: unreadable DICOM file (an image whose header ends before its size: "
+                         "truncated or damaged); replace it or remove it from the folder")
+    return ds
 
 
 def _find_files(path: Path) -> list[Path]:

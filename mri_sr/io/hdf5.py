@@ -38,13 +38,16 @@ def load_fastmri(path: Path) -> Volume:
     thickness), and array axes are taken as image columns, rows, slices.
 
     Raises:
-        MriSrError: not an HDF5 file, or no reconstruction dataset in it.
+        MriSrError: not an HDF5 file, or no reconstruction dataset in it (a group of that name
+            included).
     """
     try:
         with h5py.File(path, "r") as f:
             key = next((k for k in KEYS if k in f), None)
             if key is None:
                 raise MriSrError(f"{path}: HDF5 file has none of the datasets {', '.join(KEYS)}")
+            if not isinstance(f[key], h5py.Dataset):
+                raise MriSrError(f"{path}: {key} is an HDF5 group, not an image dataset")
             data = np.asarray(f[key], dtype=np.float32)
             header = f["ismrmrd_header"][()] if "ismrmrd_header" in f else None
     except OSError as exc:

@@ -8,35 +8,23 @@ from pathlib import Path
 import numpy as np
 
 from mri_sr.errors import MriSrError
-from mri_sr.io.volume import Volume
+from mri_sr.io.volume import Volume, check_affine
 
 BUILTIN_PREFIX = "builtin:"
-BUILTINS = ("mni152", "mni152-synth[:N[:SEED]]")
-
-
-def _load_synth(name: str) -> Volume:
-    """``mni152-synth[:N[:SEED]]``: N (default 4) synthetic contrasts of the template, seed 0 by default."""
-    from mri_sr.data.synth import DEFAULT_VARIANTS, synth_volume
-
-    parts = name.split(":")[1:]
-    if len(parts) > 2 or not all(p.isdigit() for p in parts) or (parts and int(parts[0]) < 1):
-        raise MriSrError(f"{BUILTIN_PREFIX}{name}: expected {BUILTIN_PREFIX}mni152-synth[:N[:SEED]] "
-                         "with N >= 1 variants and an integer seed")
-    numbers = [int(p) for p in parts] + [DEFAULT_VARIANTS, 0][len(parts):]
-    return synth_volume(numbers[0], numbers[1])
+BUILTINS = ("mni152",)
 
 
 def _load_builtin(name: str) -> Volume:
     """Volumes shipped inside installed packages, usable offline."""
-    if name.split(":")[0] == "mni152-synth":
-        return _load_synth(name)
     if name == "mni152":
         from nilearn.datasets import load_mni152_template
 
         img = load_mni152_template(resolution=1)
         data = np.asarray(img.get_fdata(), dtype=np.float32)
         return Volume(data, img.affine.astype(np.float64), "MNI152 T1 1 mm template (nilearn)")
-    raise MriSrError(f"{BUILTIN_PREFIX}{name}: unknown built-in volume; known: {', '.join(BUILTINS)}")
+    hint = " (builtin:mni152-synth is a training source: give it in prepare's data.sources)" \
+        if name.startswith("mni152-synth") else ""
+    raise MriSrError(f"{BUILTIN_PREFIX}{name}: unknown built-in volume; known: {', '.join(BUILTINS)}{hint}")
 
 
 def _check_readable(path: Path) -> None:
@@ -57,9 +45,8 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
 
     Args:
         path: a NIfTI file (``.nii``, ``.nii.gz``), a DICOM series folder or single DICOM file,
-            a fastMRI ``.h5`` file, ``builtin:mni152`` (the MNI152 T1 1 mm template that
-            ships with nilearn) or ``builtin:mni152-synth[:N[:SEED]]`` (N synthetic contrasts
-            of it as one 4D volume, :mod:`mri_sr.data.synth`).
+            a fastMRI ``.h5`` file or ``builtin:mni152`` (the MNI152 T1 1 mm template that
+            ships with nilearn).
         series: for a DICOM folder holding several series, the SeriesInstanceUID (or a
             unique prefix) or SeriesNumber to load.
 
@@ -67,13 +54,23 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
         The volume; 4D (time last) when the source holds several time points.
 
     Raises:
-        MriSrError: a one-line message naming the path and the problem.
+        MriSrError: a one-line message naming the path and the problem; a degenerate affine
+            (NaN, a zero column, singular) is refused here, for every format.
     """
     text = str(path)
     if text.startswith(BUILTIN_PREFIX):
         return _load_builtin(text[len(BUILTIN_PREFIX):])
     path = Path(path)
+    volume = _load_path(path, series)
+    check_affine(volume.affine, str(path))
+    return volume
+
+
+def _load_path(path: Path, series: str | None) -> Volume:
+    """A file or folder by its type (extension, else DICOM magic); see :func:`load_volume`."""
     if not path.exists():
+        if path.is_symlink():
+            raise MriSrError(f"{path}: a symbolic link to nothing (broken, or a loop of links)")
         raise MriSrError(f"{path}: no such file or folder")
     _check_readable(path)
     name = path.name.lower()

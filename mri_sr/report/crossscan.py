@@ -9,7 +9,7 @@ from mri_sr.report.collect import Group
 
 BASELINE = "bicubic"
 _NOTE = ("How each method does on scans it never saw: every MRI test set of one scale side by side — the training "
-         "data's test split (mri:x{scale}) and the cross-scan sets of evaluation.scans (every slice of another scan, "
+         "data's test split ({splits}) and the cross-scan sets of evaluation.scans (every slice of another scan, "
          "degraded like the training data). Cells: mean PSNR (dB) / SSIM over slices, and in brackets the PSNR gain "
          "over bicubic on the same set.")
 
@@ -57,7 +57,8 @@ def cross_scan_section(groups: list[Group]) -> str:
     tables = cross_scan_rows(groups)
     if not tables:
         return ""
-    parts = ['<section id="cross-scan"><h2>cross-scan generalisation</h2>', f'<p class="note">{escape(_NOTE)}</p>']
+    parts = ['<section id="cross-scan"><h2>cross-scan generalisation</h2>',
+             f'<p class="note">{escape(_NOTE.format(splits=", ".join(f"mri:x{s}" for s in tables)))}</p>']
     for scale, (datasets, rows) in tables.items():
         head = "".join(f"<th>{escape(d)}</th>" for d in datasets)
         parts.append(f'<h3>x{scale}</h3><table class="cross-scan" data-scale="{scale}">'

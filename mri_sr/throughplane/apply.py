@@ -111,7 +111,7 @@ def upscale_through_plane(volume: Volume, options: ThroughPlaneOptions = Through
         torch.set_num_threads(threads)
     restore_extremes(out, unclipped, clipped, functools.partial(interpolate_axis, axis=axis, scale=scale))
     factors = tuple(scale if a == axis else 1 for a in range(3))
-    return Volume(norm.invert(out), upscaled_affine(volume.affine, factors),
+    return volume.on_grid(norm.invert(out), upscaled_affine(volume.affine, factors),
                   f"{volume.source}, through-plane x{scale} along axis {axis} "
                   f"(self-trained {run.iterations} iterations)")
 

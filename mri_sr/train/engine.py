@@ -27,8 +27,10 @@ from tqdm import tqdm
 
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
-from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.dataset import BatchStream
+from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import from_dict
+from mri_sr.data.manifest import check_prepared, read_prepared
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
@@ -152,18 +154,15 @@ class _Run:
                                          self.wall_seconds), self.out_dir / "last.pt")
 
 
-def _read_prepared(data_dir: Path) -> dict[str, Any]:
-    path = data_dir / "prepare.json"
-    if not path.is_file():
-        raise MriSrError(f"{data_dir}: not a prepared folder (no prepare.json); run `mri-sr prepare` first")
-    return json.loads(path.read_text())
-
-
 def _resume_or_init(run: _Run, init: str | Path | None) -> None:
     """Resume from ``last.pt`` when present; else initialise ``net_g`` from ``init``, if given."""
     last, trainer = run.out_dir / "last.pt", run.trainer
     if last.exists():
-        checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        try:
+            checkpoint = load_checkpoint(last, map_location=trainer.precision.device)
+        except MriSrError as exc:  # e.g. cut short by a crash: say how to go on
+            raise MriSrError(f"{exc}; cannot resume from it: move {run.out_dir} aside (or delete it) to start "
+                             "afresh, or choose another --out") from None
         check_resumable(checkpoint, run.config, trainer.specs, last)
         check_same_data(checkpoint, run.data["folder"], run.data["fingerprint"], last)
         trainer.load_state_dict(checkpoint)
@@ -259,17 +258,18 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_output_folder(out_dir)
+    prepared = read_prepared(data_dir)  # the data is checked before the run folder is made
+    check_prepared(data_dir, config["train"]["lr_patch_size"])
     torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels down
     dev = pick_device(device)
     ddp = init_distributed(dev)
     with RunLock(out_dir) if ddp.is_main else nullcontext():
-        return _train(config, data_dir, out_dir, init, dev, precision, ddp)
+        return _train(config, prepared, data_dir, out_dir, init, dev, precision, ddp)
 
 
-def _train(config: dict[str, Any], data_dir: Path, out_dir: Path, init: str | Path | None, dev: torch.device,
-           precision: str | None, ddp: Distributed) -> TrainResult:
-    """:func:`train` once the run folder is this process's."""
-    prepared = _read_prepared(data_dir)
+def _train(config: dict[str, Any], prepared: dict[str, Any], data_dir: Path, out_dir: Path,
+           init: str | Path | None, dev: torch.device, precision: str | None, ddp: Distributed) -> TrainResult:
+    """:func:`train` once the run folder is this process's; ``prepared``: ``data_dir``'s ``prepare.json``."""
     seed_everything(int(config["train"]["seed"]))
     trainer = Trainer(config, int(prepared["scale"]), Precision.choose(dev, precision or config["device"]["precision"]), ddp,
                       degradation=from_dict(prepared["degradation"]))

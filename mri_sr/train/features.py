@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from mri_sr import __version__
 from mri_sr.checkpoint import save_weights
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError

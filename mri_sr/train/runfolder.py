@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -43,8 +44,10 @@ class RunLock:
 
     def __init__(self, run_dir: str | Path, command: str = "mri-sr train") -> None:
         self.run_dir, self.command, self._fd = Path(run_dir), command, None
+        self._created = False
 
     def __enter__(self) -> RunLock:
+        self._created = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / LOCK_NAME
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -61,11 +64,15 @@ class RunLock:
         self._fd = fd
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing the only descriptor releases the flock
             self._fd = None
+            if exc_type is not None and self._created:  # a run that failed leaves no folder it made
+                (self.run_dir / LOCK_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # not empty: the run wrote something, keep it
+                    self.run_dir.rmdir()
 
 
 def data_fingerprint(data_dir: str | Path) -> str:

@@ -9,7 +9,8 @@ from monai.data import set_track_meta
 from mri_sr.config import validate_config
 from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
 from mri_sr.data.augment import augmentation
-from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.dataset import BatchStream
+from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import Bicubic, DegradationSampler, KSpace
 from mri_sr.data.pairs import make_pair
 from mri_sr.data.prepare import prepare

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mri_sr.data.synth import fold, synth_volume, tissue_maps
+from mri_sr.data.synth import fold, load_source, synth_volume, tissue_maps
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 
@@ -20,7 +20,7 @@ def test_same_seed_gives_the_same_volume_on_the_template_grid(synth):
     assert synth.data.shape == (*template.data.shape, 2) and synth.data.dtype == np.float32
     np.testing.assert_array_equal(synth.affine, template.affine)
     # Variant k depends only on (seed, k): the first of a shorter list, loaded by name, is the same.
-    again = load_volume("builtin:mni152-synth:1:5")
+    again = load_source("builtin:mni152-synth:1:5")
     assert again.data.shape == (*template.data.shape, 1)
     np.testing.assert_array_equal(again.data[..., 0], synth.data[..., 0])
 
@@ -60,4 +60,4 @@ def test_folding_keeps_tissue_totals_and_makes_boundaries_crisp_and_sulci_thin()
 @pytest.mark.parametrize("path", ["builtin:mni152-synth:0", "builtin:mni152-synth:x", "builtin:mni152-synth:1:2:3"])
 def test_bad_synth_specs_are_one_line_errors(path):
     with pytest.raises(MriSrError, match="mni152-synth"):
-        load_volume(path)
+        load_source(path)

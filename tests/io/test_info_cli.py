@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 
 from mri_sr.io import Volume
-from mri_sr.io.orientation import reorient
+from mri_sr.io.volume import reorient
 
 
 def test_info_matches_dcm2niix_reference(cli, shared_data):

@@ -8,7 +8,7 @@ import pytest
 
 from mri_sr.errors import MriSrError
 from mri_sr.io import Volume, load_volume, save_nifti
-from mri_sr.io.orientation import reorient
+from mri_sr.io.volume import reorient
 
 
 def oblique_affine() -> np.ndarray:

@@ -52,6 +52,8 @@ def test_cross_scan_table_shows_every_mri_set_and_the_gain_over_bicubic(tmp_path
     expected = [results[(d, "srresnet")]["psnr"] - results[(d, "bicubic")]["psnr"] for d in ("mri:x2", "mri:other")]
     np.testing.assert_allclose(gains, expected)
     assert html.index('id="cross-scan"') < html.index('<section id="mri:x2-x2"')
+    note = re.search(r'<section id="cross-scan">.*?<p class="note">(.*?)</p>', html, re.DOTALL).group(1)
+    assert "test split (mri:x2)" in note and "{" not in note
 
 
 def test_no_cross_scan_table_with_a_single_mri_set(tmp_path, prepared_x2):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import load_checkpoint
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.nets import build_network
 from mri_sr.train import train
 from mri_sr.train.config import validate_model_config

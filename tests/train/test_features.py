@@ -14,7 +14,7 @@ import yaml
 from skimage import filters
 
 from mri_sr.checkpoint import load_weights
-from mri_sr.data.dataset import load_split
+from mri_sr.data.manifest import load_split
 from mri_sr.resample import imresize_torch
 from mri_sr.errors import MriSrError
 from mri_sr.losses import PerceptualLoss
