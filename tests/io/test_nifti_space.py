@@ -103,7 +103,7 @@ def test_unknown_unit_code_is_one_line(cli, tmp_path):
 
 def test_through_plane_output_keeps_both_transforms(cli, tmp_path):
     source = write_input(tmp_path / "thick.nii.gz", 1, 4)
-    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", tmp_path / "out.nii.gz", "--through-plane",
+    code, _, err = cli("throughplane", tmp_path / "thick.nii.gz", tmp_path / "out.nii.gz",
                        "--model", "srresnet", "--iterations", "1", "--scale", "2", "--device", "cpu")
     assert code == 0, err
     out = nib.load(tmp_path / "out.nii.gz")
