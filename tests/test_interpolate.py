@@ -139,7 +139,7 @@ def test_failed_write_leaves_the_old_output_untouched(tmp_path, pair, monkeypatc
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(MriSrError, match="no space left on device"):
         interpolate_checkpoints(tmp_path / "psnr.pt", tmp_path / "gan.pt", out, 0.5)
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.pt", "interp.pt", "psnr.pt"]
