@@ -18,7 +18,7 @@ from monai.transforms import (
     RandScaleIntensity,
 )
 
-from mri_sr.data.foreground import FOREGROUND_LEVEL
+from mri_sr.data.normalize import FOREGROUND_LEVEL
 
 #: Defaults of the model schema's ``train.augmentation`` (probabilities per sample); the one source:
 #: the schema does not repeat them.

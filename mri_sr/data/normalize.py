@@ -8,6 +8,10 @@ import numpy as np
 
 from mri_sr.errors import MriSrError
 
+FOREGROUND_LEVEL = 0.05
+"""Normalised intensity (in [0, 1]) above which a voxel is foreground, tissue rather than
+background: ``prepare``'s slice selection, augmentation's contrast inversion, the evaluation
+mask and through-plane training patches use it."""
 
 @dataclass(frozen=True)
 class Normalisation:

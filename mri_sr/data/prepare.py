@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from mri_sr.data.degradation import Degradation, degradation_class
-from mri_sr.data.foreground import FOREGROUND_LEVEL
-from mri_sr.data.normalize import fit_percentiles
+from mri_sr.data.normalize import FOREGROUND_LEVEL, fit_percentiles
 from mri_sr.data.split import SPLITS, split_slabs, split_subjects
 from mri_sr.data.synth import load_source
 from mri_sr.errors import MriSrError

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import Degradation, from_row
-from mri_sr.data.foreground import FOREGROUND_LEVEL
+from mri_sr.data.manifest import load_split
+from mri_sr.data.normalize import FOREGROUND_LEVEL
 from mri_sr.errors import MriSrError
 from mri_sr.evaluate import json_float, summarise
 from mri_sr.evaluate.consistency import mri_degradation, mri_lr_consistency

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import generator_payload
+from mri_sr.data.normalize import FOREGROUND_LEVEL
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
 from mri_sr.throughplane.profile import SliceProfile, degrade_axis
@@ -38,8 +39,6 @@ from mri_sr.train.trainer import Trainer, seed_everything
 
 log = logging.getLogger(__name__)
 
-FOREGROUND = 0.05
-"""Normalised intensity above which a voxel counts as foreground."""
 MIN_FOREGROUND = 0.2
 """Patches with less foreground than this fraction are used only when too few others are drawn."""
 
@@ -91,7 +90,7 @@ class PairSampler:
                 lr, hr = lr[::-1], hr[::-1]
             if flips[1]:
                 lr, hr = lr[:, ::-1], hr[:, ::-1]
-            candidates.append((float(np.mean(hr > FOREGROUND)) >= MIN_FOREGROUND, lr, hr))
+            candidates.append((float(np.mean(hr > FOREGROUND_LEVEL)) >= MIN_FOREGROUND, lr, hr))
         chosen = [c for c in candidates if c[0]][:batch_size]
         chosen += [c for c in candidates if not c[0]][:batch_size - len(chosen)]
         lr = torch.from_numpy(np.stack([np.ascontiguousarray(c[1]) for c in chosen]))[:, None]
