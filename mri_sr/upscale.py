@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.kspace import consistency_noise
@@ -113,7 +113,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
     count, height, width_px = lr_stack.shape
     out = np.empty((count, height * scale, width_px * scale), dtype=np.float32)
     log.info("%s: %d slices of %dx%d along axis %d -> x%d", name, count, height, width_px, axis, scale)
-    with torch.inference_mode(), tqdm(total=count, unit="slice", desc="upscale", disable=not progress) as bar:
+    with torch.inference_mode(), progress_bar(total=count, unit="slice", desc="upscale", disable=not progress) as bar:
         for start in range(0, count, batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr_stack[start:start + batch_size], dtype=np.float32))
             batch = batch.unsqueeze(1)

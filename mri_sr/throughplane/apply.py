@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.inference import Inference
 
@@ -33,7 +33,7 @@ def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int =
     others = [a for a in range(3) if a != axis]
     fused = None
     total = sum(data.shape[b] for b in others)
-    with tqdm(total=total, unit="plane", desc="apply", disable=not progress) as bar:
+    with progress_bar(total=total, unit="plane", desc="apply", disable=not progress) as bar:
         for stack_axis in others:
             planes = np.moveaxis(data, (stack_axis, axis), (0, 1))  # (n, slices, w)
             out = np.empty((planes.shape[0], planes.shape[1] * scale, planes.shape[2]), dtype=np.float32)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.checkpoint import load_checkpoint
 from mri_sr.errors import MriSrError
@@ -134,7 +134,7 @@ def self_train(net: nn.Module, sampler: PairSampler, *, minutes: float, iteratio
     calibrate = iterations is None and device.type == "cpu" and torch.get_num_threads() > 1
     threads = [torch.get_num_threads(), 1]
     mark, mark_time = (1 + 2 * CALIBRATION_STEPS) if calibrate else 1, start  # time estimate from here
-    with tqdm(total=total, unit="it" if iterations else "s", desc="self-train", disable=not progress) as bar:
+    with progress_bar(total=total, unit="it" if iterations else "s", desc="self-train", disable=not progress) as bar:
         while True:
             elapsed = time.monotonic() - start
             fraction = done / iterations if iterations is not None else elapsed / budget

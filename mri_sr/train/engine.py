@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from mri_sr.logsetup import progress
 
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
@@ -183,8 +182,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         log.info("validation bicubic PSNR %.3f dB, SSIM %.4f", *bicubic)
     loader, start = _batches(run, data_dir)
     started = time.perf_counter() - run.wall_seconds
-    bar = tqdm(total=iterations, initial=start - 1, disable=not ddp.is_main, desc=config["model"],
-               mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True)
+    bar = progress(total=iterations, initial=start - 1, disable=not ddp.is_main, desc=config["model"],
+                   mininterval=1, dynamic_ncols=True)
     for iteration, batch in zip(range(start, iterations + 1), loader):
         parts = step(trainer, *_to_device(run, batch))
         trainer.end_iteration()
