@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.kspace import consistency_noise
@@ -44,6 +43,7 @@ from mri_sr.fsutil import refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, resize_axis, upscaled_affine
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume, save_nifti
+from mri_sr.logsetup import progress as progress_bar
 from mri_sr.tiling import RunPlan, run_adaptive
 from mri_sr.upscale_options import UpscaleOptions, check_output
 

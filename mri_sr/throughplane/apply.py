@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.inference import Inference
+from mri_sr.logsetup import progress as progress_bar
 
 
 def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int = 8,

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from mri_sr.logsetup import progress as progress_bar
 
 from mri_sr.checkpoint import load_checkpoint
 from mri_sr.errors import MriSrError
+from mri_sr.logsetup import progress as progress_bar
 from mri_sr.throughplane.pairs import PairSampler
 from mri_sr.device import Precision
 

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from mri_sr.logsetup import progress
 
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
@@ -21,6 +20,7 @@ from mri_sr.data.dataset import BatchStream, load_split
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
+from mri_sr.logsetup import progress
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
 from mri_sr.train.resume import check_resumable
 from mri_sr.train.init import init_generators
