@@ -95,6 +95,14 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_upscale(args: argparse.Namespace) -> None:
+    _upscale(args)
+    if args.bids_sidecar:
+        from mri_sr.bids import record_upscale
+
+        record_upscale(vars(args))
+
+
+def _upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
     from mri_sr.upscale_options import UpscaleOptions
 
@@ -211,6 +219,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-data-consistency", action="store_true",
                    help="keep the generator's output as it is (default for a generator trained on k-space-"
                         "truncated LR: projected onto the scan's own k-space up to the training noise level)")
+    p.add_argument("--bids-sidecar", action="store_true",
+                   help="output inside a BIDS derivatives folder: also write its JSON sidecar and the folder's "
+                        "dataset_description.json")
     add_through_plane_arguments(p)
     p.set_defaults(func=cmd_upscale)
 
