@@ -118,8 +118,9 @@ def list_scans(section: dict[str, Any]) -> list[Scan]:
 
 def upscale_desc(section: dict[str, Any]) -> str:
     """The ``desc`` label of the outputs: ``upscale.desc``, else the model's or method's name."""
-    return label(section.get("desc") or section.get("model") or section.get("method")
-                 or Path(section["checkpoint"]).stem)
+    checkpoint = section.get("checkpoint")
+    return label(section.get("desc") or section.get("model") or (Path(checkpoint).stem if checkpoint else None)
+                 or section["method"])
 
 
 def file_sha256(path: str | Path) -> str:
@@ -228,14 +229,14 @@ def record_upscale(args: dict[str, Any]) -> Path:
 
 def upscale_checkpoint(section: dict[str, Any]) -> str | None:
     """The generator file of an ``upscale`` section: its ``checkpoint``, or the final generator of
-    its ``model`` at its ``scale`` (``results/runs/x<scale>/<model>/final.pt``); None for a method.
+    its ``model`` at its ``scale`` (``results/runs/x<scale>/<model>/final.pt``); None when neither
+    is set (its ``method`` then upscales).
 
     Raises:
-        MriSrError: not exactly one of ``method``, ``model`` and ``checkpoint`` is set.
+        MriSrError: both ``model`` and ``checkpoint`` are set.
     """
-    given = [key for key in ("method", "model", "checkpoint") if section.get(key)]
-    if len(given) != 1:
-        raise MriSrError(f"upscale: set exactly one of method, model and checkpoint (got {', '.join(given) or 'none'})")
+    if section.get("model") and section.get("checkpoint"):
+        raise MriSrError("upscale: set model or checkpoint, not both")
     if section.get("model"):
         return f"results/runs/x{section['scale']}/{section['model']}/final.pt"
     return section.get("checkpoint")

@@ -147,3 +147,17 @@ def test_snakemake_upscale_writes_a_bids_derivatives_dataset(tmp_path, bids_raw,
         pytest.skip("bids-validator-deno is not installed (pip install bids-validator-deno): dataset not validated")
     check = subprocess.run([validator, str(out)], capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+
+
+def test_upscale_with_a_trained_model_plans_its_training_first(tmp_path, shared_data):
+    config = yaml.safe_load((REPO / "configs/default.yaml").read_text())
+    config["upscale"] = {"scans": [{"path": str(shared_data / "mri/nifti/chris_t1.nii.gz"), "subject": "chris"}],
+                         "out": str(tmp_path / "out"), "model": "srresnet", "scale": 4}
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "configs").symlink_to(REPO / "configs")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(workdir, "-n", "upscale").stdout
+    assert "results/runs/x4/srresnet/final.pt" in plan
+    assert f"{tmp_path}/out/sub-chris/anat/sub-chris_desc-srresnet_T1w.nii.gz" in plan
+    assert jobs_run(snakemake(workdir, "-n", "upscale"), "upscale_scan") == 1

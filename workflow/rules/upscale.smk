@@ -1,22 +1,7 @@
 # Many scans (config["upscale"]["scans"]: NIfTI files, DICOM folders, BIDS roots) upscaled in-plane,
 # one job per scan, into the BIDS derivatives dataset config["upscale"]["out"] (mri_sr/bids.py).
 
-from mri_sr.bids import list_scans, upscale_arguments, upscale_checkpoint
-
-UPSCALE = config["upscale"]
-UPSCALE_OUT = UPSCALE["out"].rstrip("/")
-# output path inside the derivatives folder (no extension) -> source scan
-UPSCALE_SCANS = {scan.path: scan.source for scan in list_scans(UPSCALE)}
-UPSCALE_CHECKPOINT = upscale_checkpoint(UPSCALE) or []
-UPSCALE_ARGUMENTS = upscale_arguments(UPSCALE)
-
-
-wildcard_constraints:
-    bids_path=r"sub-[A-Za-z0-9]+/(ses-[A-Za-z0-9]+/)?anat/[A-Za-z0-9_-]+",
-
-
-def upscale_source(wildcards):
-    return UPSCALE_SCANS[wildcards.bids_path]
+include: "upscale_common.smk"
 
 
 rule upscale_scan:
