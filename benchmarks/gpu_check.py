@@ -16,7 +16,7 @@ Steps, each printing one JSON object on its own line, then a summary object:
     ``mri-sr features`` (the MRI feature network), when a model's perceptual term uses it, or
     when the VGG19 file is missing (those models then use the MRI features; the result says so).
 ``ddp``
-    ``mri-sr train`` of the first model under ``torchrun`` on every visible GPU (two gloo
+    ``mri-sr train`` of the first model trained with the ``psnr`` step under ``torchrun`` on every visible GPU (two gloo
     processes on a CPU).
 ``upscale``
     ``mri-sr upscale`` of a ``--cube``-voxel cube (the MNI template, zero-padded) with the DDP
@@ -24,8 +24,8 @@ Steps, each printing one JSON object on its own line, then a summary object:
 ``evaluate``
     ``mri-sr evaluate`` of that generator on the prepared test split.
 
-``--small``: the same steps at tiny sizes (``configs/default.yaml``'s laptop networks, batch 2,
-a few iterations, no DataLoader workers, a 32-voxel cube, torch.compile only with ``--compile``)
+``--small``: the same steps at tiny sizes (``configs/default.yaml``'s laptop networks, one model
+per training step unless ``--models`` says otherwise, batch 2, a few iterations, no DataLoader workers, a 32-voxel cube, torch.compile only with ``--compile``)
 on whatever device there is: a check that the script runs to its end before a GPU is spent on it.
 """
 
@@ -198,6 +198,9 @@ def main() -> None:
     config["data"]["sources"] = [{"path": "builtin:mni152"}]
     config = validate_config(config, name="gpu check config")
     models = {n: m for n, m in resolve_models(config).items() if not args.models or n in args.models}
+    if small and not args.models:  # one model per training step (psnr, gan, cycle...)
+        models = {m["method"]: (n, m) for n, m in reversed(models.items())}
+        models = dict(sorted(models.values()))
     if small:
         for model in models.values():
             model["train"].update(batch_size=2, num_workers=0)
@@ -235,18 +238,20 @@ def main() -> None:
                 record, flops = train_speed(model, data_dir, args.scale, device, compile_, iterations, warmup, flops)
                 results.append(emit({"step": "train", "model": name, **record, "note": note}))
 
-        first = next(iter(models))
+        first = next((n for n, m in models.items() if m["method"] == "psnr"), next(iter(models)))
         ddp_model = copy.deepcopy(models[first])
         ddp_model["train"]["iterations"] = iterations + warmup
         ddp_model["validation"]["every"] = ddp_model["checkpoint_every"] = iterations + warmup
+        ddp_model["log_every"] = 1 if small else 10
         (work / "ddp.yaml").write_text(yaml.safe_dump(ddp_model))
         processes = torch.cuda.device_count() if device.type == "cuda" else 2
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
         seconds = run_cli("train", "--config", work / "ddp.yaml", "--data", data_dir, "--out", work / "ddp",
                           "--device", args.device, launcher=launcher, env={"OMP_NUM_THREADS": "1"} if small else None)
         log = [json.loads(line) for line in (work / "ddp" / "log.jsonl").open() if '"losses"' in line]
-        span = log[-1]["time"] - log[warmup - 1]["time"]
-        speed = (log[-1]["iteration"] - warmup) / span if span > 0 else None
+        after_warmup = next(r for r in log if r["iteration"] >= warmup)
+        span = log[-1]["time"] - after_warmup["time"]
+        speed = (log[-1]["iteration"] - after_warmup["iteration"]) / span if span > 0 else None
         emit({"step": "ddp", "model": first, "processes": processes, "iterations": log[-1]["iteration"],
               "iterations_per_s_after_warmup": round(speed, 3) if speed else None, "seconds": round(seconds, 1)})
 
