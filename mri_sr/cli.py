@@ -95,10 +95,12 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_upscale(args: argparse.Namespace) -> None:
+    from mri_sr.bids import derivatives_root, record_upscale
+
+    if args.bids_sidecar:
+        derivatives_root(args.output)  # fail before the work when the output is not in a BIDS folder
     _upscale(args)
     if args.bids_sidecar:
-        from mri_sr.bids import record_upscale
-
         record_upscale(vars(args))
 
 

@@ -161,3 +161,36 @@ def test_upscale_with_a_trained_model_plans_its_training_first(tmp_path, shared_
     assert "results/runs/x4/srresnet/final.pt" in plan
     assert f"{tmp_path}/out/sub-chris/anat/sub-chris_desc-srresnet_T1w.nii.gz" in plan
     assert jobs_run(snakemake(workdir, "-n", "upscale"), "upscale_scan") == 1
+
+
+def test_sidecar_of_a_generator_records_its_checkpoint_hash_and_precision(tmp_path, cli):
+    import hashlib
+
+    import numpy as np
+
+    from mri_sr.checkpoint import save_checkpoint
+    from mri_sr.io import Volume, load_volume, save_nifti
+    from mri_sr.nets import build_network
+
+    spec = {"type": "srresnet", "num_feat": 8, "num_block": 1, "scale": 2, "in_channels": 1}
+    checkpoint = tmp_path / "micro.pt"
+    save_checkpoint({"model": "srresnet", "scale": 2, "in_channels": 1, "net_g_spec": spec,
+                     "nets": {"net_g": build_network(spec).state_dict()},
+                     "normalisation": {"low_percentile": 0.5, "high_percentile": 99.5}}, checkpoint)
+    mni = load_volume("builtin:mni152")
+    scan = tmp_path / "scan.nii.gz"
+    save_nifti(Volume(np.ascontiguousarray(mni.data[80:112, 100:132, 90:93]), mni.affine, "crop"), scan)
+    out = tmp_path / "deriv" / "sub-01" / "anat" / "sub-01_desc-micro_T1w.nii.gz"
+    code, _, err = cli("upscale", scan, out, "--checkpoint", checkpoint, "--device", "cpu", "--precision", "fp32",
+                       "--bids-sidecar")
+    assert code == 0, err
+    sidecar = json.loads(out.with_name("sub-01_desc-micro_T1w.json").read_text())
+    assert sidecar["Method"] == "generator" and sidecar["Checkpoint"] == str(checkpoint)
+    assert sidecar["CheckpointSHA256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert (sidecar["Scale"], sidecar["Precision"], sidecar["SourceFile"]) == (2, "fp32", str(scan))
+    assert json.loads((tmp_path / "deriv" / "dataset_description.json").read_text())["DatasetType"] == "derivative"
+
+
+def test_bids_sidecar_outside_a_subject_folder_is_one_error_line(tmp_path, cli, error_line):
+    error_line(cli("upscale", "builtin:mni152", tmp_path / "out.nii.gz", "--method", "bicubic", "--bids-sidecar"),
+               "sub-<label>")
