@@ -119,8 +119,8 @@ def list_scans(section: dict[str, Any]) -> list[Scan]:
 def upscale_desc(section: dict[str, Any]) -> str:
     """The ``desc`` label of the outputs: ``upscale.desc``, else the model's or method's name."""
     checkpoint = section.get("checkpoint")
-    return label(section.get("desc") or section.get("model") or (Path(checkpoint).stem if checkpoint else None)
-                 or section["method"])
+    return label(section.get("desc") or ("throughplane" if section.get("through_plane") else None)
+                 or section.get("model") or (Path(checkpoint).stem if checkpoint else None) or section["method"])
 
 
 def file_sha256(path: str | Path) -> str:
@@ -153,22 +153,25 @@ def sidecar_path(output: str | Path) -> Path:
     return output.with_name(output.name.split(".")[0] + ".json")
 
 
-def write_sidecar(output: str | Path, *, source: str, checkpoint: str | None, method: str | None, scale: int,
-                  precision: str, options: dict[str, Any]) -> Path:
+def write_sidecar(output: str | Path, *, source: str, checkpoint: str | None, method: str | None,
+                  scale: int | None, precision: str, options: dict[str, Any]) -> Path:
     """The JSON sidecar of an upscaled image, beside it.
 
-    Fields: ``Description``; ``SourceFile`` (the input as given); ``Method`` (``bicubic``, or
-    ``generator`` with ``Checkpoint`` and ``CheckpointSHA256``); ``Scale`` (in-plane factor);
+    Fields: ``Description``; ``SourceFile`` (the input as given); ``Method`` (``bicubic``,
+    ``through-plane``, or ``generator`` with ``Checkpoint`` and ``CheckpointSHA256``; a
+    through-plane run lists its start weights there); ``Scale`` (in-plane factor; through-plane:
+    the ``--scale`` given, None when the command derived it from the spacings);
     ``Precision`` (the resolved autocast mode, ``fp32`` for a classical method); ``Options``
     (the command's other options); ``SoftwareName`` and ``SoftwareVersion``; ``SkullStripped``
     (required by BIDS for anatomical derivatives): false, mri-sr removes no voxel (an input
     that was skull-stripped stays so).
     """
     sidecar = {
-        "Description": f"{source} super-resolved x{scale} by mri-sr "
-                       + (f"with checkpoint {Path(checkpoint).name}" if checkpoint else f"with {method}"),
+        "Description": f"{source} super-resolved by mri-sr ({method or 'generator'}"
+                       + (f", x{scale}" if scale else "") + (f", checkpoint {Path(checkpoint).name})" if checkpoint
+                                                              else ")"),
         "SourceFile": str(source),
-        "Method": "generator" if checkpoint else method,
+        "Method": method or "generator",
         "Checkpoint": str(checkpoint) if checkpoint else None,
         "CheckpointSHA256": file_sha256(checkpoint) if checkpoint else None,
         "Scale": scale,
@@ -212,7 +215,7 @@ def record_upscale(args: dict[str, Any]) -> Path:
 
     output, checkpoint = args["output"], args.get("checkpoint")
     root = derivatives_root(output)
-    if args.get("through_plane"):
+    if args.get("through_plane"):  # the factor is the scan's slice spacing over its in-plane spacing
         method, scale, precision = "through-plane", args.get("scale"), args.get("precision")
     elif checkpoint:
         method, scale = None, int(load_checkpoint(checkpoint)["scale"])
@@ -247,7 +250,13 @@ def upscale_arguments(section: dict[str, Any]) -> str:
     import shlex
 
     checkpoint = upscale_checkpoint(section)
-    how = ["--checkpoint", checkpoint] if checkpoint else ["--method", section["method"], "--scale", section["scale"]]
+    if section.get("through_plane"):
+        how = ["--through-plane", "--minutes", section["through_plane"]] + (["--checkpoint", checkpoint] if checkpoint
+                                                                           else [])
+    elif checkpoint:
+        how = ["--checkpoint", checkpoint]
+    else:
+        how = ["--method", section["method"], "--scale", section["scale"]]
     options = [*how, "--batch-size", section["batch_size"], "--device", section["device"],
                "--precision", section["precision"], "--bids-sidecar"]
     return shlex.join(str(o) for o in options)

@@ -194,3 +194,16 @@ def test_sidecar_of_a_generator_records_its_checkpoint_hash_and_precision(tmp_pa
 def test_bids_sidecar_outside_a_subject_folder_is_one_error_line(tmp_path, cli, error_line):
     error_line(cli("upscale", "builtin:mni152", tmp_path / "out.nii.gz", "--method", "bicubic", "--bids-sidecar"),
                "sub-<label>")
+
+
+def test_through_plane_jobs_self_train_each_scan(tmp_path, shared_data):
+    config = yaml.safe_load((REPO / "configs/default.yaml").read_text())
+    config["upscale"] = {"scans": [{"path": str(shared_data / "mri/nifti/chris_t1.nii.gz"), "subject": "chris"}],
+                         "out": str(tmp_path / "out"), "through_plane": 2}
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "configs").symlink_to(REPO / "configs")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake(workdir, "-n", "-p", "upscale").stdout
+    assert "sub-chris/anat/sub-chris_desc-throughplane_T1w.nii.gz" in plan
+    assert "--through-plane --minutes 2 " in plan and "--bids-sidecar" in plan
