@@ -106,12 +106,13 @@ def to_device(trainer: Trainer, batch: dict[str, torch.Tensor]) -> tuple[torch.T
 
 
 def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch.device, compile_: bool,
-                iterations: int, warmup: int, flops: float | None) -> dict[str, Any]:
+                iterations: int, warmup: int, flops: float | None) -> tuple[dict[str, Any], float]:
     """Time ``iterations`` training steps after ``warmup`` (compilation happens there).
 
     Returns:
-        iterations/s, the share of wall time spent in ``next(loader)``, peak memory (MiB), the
-        FLOP per iteration (counted here unless given) and achieved TFLOP/s.
+        The record (iterations/s, the share of wall time spent in ``next(loader)``, peak memory in
+        MiB, FLOP per iteration and achieved TFLOP/s) and the FLOP per iteration (counted here
+        unless given).
     """
     config = copy.deepcopy(model)
     config["device"]["compile"] = compile_
@@ -230,7 +231,7 @@ def main() -> None:
         for name, model in models.items():
             note = None
             if vgg_missing and perceptual_network(model) == "vgg19":
-                model["losses"]["options"].setdefault("perceptual", {})["network"] = "mri"
+                model["losses"].setdefault("options", {}).setdefault("perceptual", {})["network"] = "mri"
                 note = "VGG19 file missing: perceptual term on the MRI feature network"
             set_feature_checkpoint(model, features)
             flops = None
