@@ -15,6 +15,7 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/throughplane.smk"
+include: "workflow/rules/upscale.smk"
 
 
 rule all:

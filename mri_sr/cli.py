@@ -95,6 +95,16 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_upscale(args: argparse.Namespace) -> None:
+    from mri_sr.bids import derivatives_root, record_upscale
+
+    if args.bids_sidecar:
+        derivatives_root(args.output)  # fail before the work when the output is not in a BIDS folder
+    _upscale(args)
+    if args.bids_sidecar:
+        record_upscale(vars(args))
+
+
+def _upscale(args: argparse.Namespace) -> None:
     from mri_sr.upscale import upscale_file
     from mri_sr.upscale_options import UpscaleOptions
 
@@ -226,6 +236,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-data-consistency", action="store_true",
                    help="keep the generator's output as it is (default for a generator trained on k-space-"
                         "truncated LR: projected onto the scan's own k-space up to the training noise level)")
+    p.add_argument("--bids-sidecar", action="store_true",
+                   help="output inside a BIDS derivatives folder: also write its JSON sidecar and the folder's "
+                        "dataset_description.json")
     p.add_argument("--through-plane", action=_MovedTo, nargs=0, help="moved: use mri-sr throughplane IN OUT")
     p.set_defaults(func=cmd_upscale)
 

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.degradation import from_dict
@@ -43,6 +42,7 @@ from mri_sr.fsutil import refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
+from mri_sr.logsetup import progress as progress_bar
 from mri_sr.resample import imresize_torch, resize_axis, restore_extremes
 from mri_sr.tiling import RunPlan, run_adaptive
 from mri_sr.upscale_options import UpscaleOptions, check_output
@@ -112,7 +112,7 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
     count, height, width_px = lr_stack.shape
     out = np.empty((count, height * scale, width_px * scale), dtype=np.float32)
     log.info("%s: %d slices of %dx%d along axis %d -> x%d", name, count, height, width_px, axis, scale)
-    with torch.inference_mode(), tqdm(total=count, unit="slice", desc="upscale", disable=not progress) as bar:
+    with torch.inference_mode(), progress_bar(total=count, unit="slice", desc="upscale", disable=not progress) as bar:
         for start in range(0, count, batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr_stack[start:start + batch_size], dtype=np.float32))
             batch = batch.unsqueeze(1)

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mri_sr.checkpoint import save_checkpoint
 from mri_sr.data.normalize import fit_percentiles
@@ -29,6 +28,7 @@ from mri_sr.fsutil import refuse_overwriting_input
 from mri_sr.geometry import upscaled_affine
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume, save_nifti
+from mri_sr.logsetup import progress as progress_bar
 from mri_sr.resample import interpolate_axis, restore_extremes
 from mri_sr.throughplane.profile import detect, dicom_slice_thickness
 from mri_sr.throughplane.selftrain import PERCENTILES, PairSampler, ThroughPlaneOptions, self_train
@@ -61,7 +61,7 @@ def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int =
     others = [a for a in range(3) if a != axis]
     fused = None
     total = sum(data.shape[b] for b in others)
-    with tqdm(total=total, unit="plane", desc="apply", disable=not progress) as bar:
+    with progress_bar(total=total, unit="plane", desc="apply", disable=not progress) as bar:
         for stack_axis in others:
             planes = np.moveaxis(data, (stack_axis, axis), (0, 1))  # (n, slices, w)
             out = np.empty((planes.shape[0], planes.shape[1] * scale, planes.shape[2]), dtype=np.float32)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -23,17 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
 from mri_sr.data.dataset import BatchStream
-from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import from_dict
-from mri_sr.data.manifest import check_prepared, read_prepared
+from mri_sr.data.manifest import check_prepared, load_split, read_prepared
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
+from mri_sr.logsetup import progress as progress_bar
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
 from mri_sr.train.runfolder import RunLock, check_resumable, check_same_data, data_fingerprint, init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
@@ -95,8 +93,8 @@ def run_steps(step: Step, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], 
     began = time.perf_counter()
     by_time = budget.iterations is None
     total = int(round(budget.seconds)) if by_time else budget.iterations
-    with tqdm(total=total, initial=0 if by_time else start - 1, unit="s" if by_time else "it", desc=desc,
-              disable=not progress, mininterval=1 if sys.stderr.isatty() else 30, dynamic_ncols=True) as bar:
+    with progress_bar(total=total, initial=0 if by_time else start - 1, unit="s" if by_time else "it", desc=desc,
+                      disable=not progress, mininterval=1, dynamic_ncols=True) as bar:
         while True:
             now = time.perf_counter() - began
             if budget.spent(iteration, now):
