@@ -9,13 +9,13 @@ image, or those matching the entry's ``filters`` (pybids entities: ``suffix``, `
 
 Outputs follow BIDS derivatives (BIDS 1.9, "Derivatives > Common data types"): each scan becomes
 ``<out>/sub-<label>/[ses-<label>/]anat/<source entities>_desc-<desc>_<suffix>.nii.gz`` with a JSON
-sidecar beside it (:func:`write_sidecar`), and ``<out>/dataset_description.json`` says
+JSON sidecar beside it (:mod:`mri_sr.sidecar`, written by ``upscale`` and ``throughplane`` for every
+output), and ``<out>/dataset_description.json`` says
 ``DatasetType: derivative`` and ``GeneratedBy`` mri-sr (:func:`write_dataset_description`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -123,14 +123,6 @@ def upscale_desc(section: dict[str, Any]) -> str:
                  or section.get("model") or (Path(checkpoint).stem if checkpoint else None) or section["method"])
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_dataset_description(root: str | Path) -> Path:
     """``root/dataset_description.json`` of the derivatives dataset (written atomically)."""
     path = Path(root) / "dataset_description.json"
@@ -147,46 +139,6 @@ def write_dataset_description(root: str | Path) -> Path:
     return path
 
 
-def sidecar_path(output: str | Path) -> Path:
-    """``x.nii.gz`` -> ``x.json`` (the BIDS sidecar beside an image)."""
-    output = Path(output)
-    return output.with_name(output.name.split(".")[0] + ".json")
-
-
-def write_sidecar(output: str | Path, *, source: str, checkpoint: str | None, method: str | None,
-                  scale: int | None, precision: str, options: dict[str, Any]) -> Path:
-    """The JSON sidecar of an upscaled image, beside it.
-
-    Fields: ``Description``; ``SourceFile`` (the input as given); ``Method`` (``bicubic``,
-    ``through-plane``, or ``generator`` with ``Checkpoint`` and ``CheckpointSHA256``; a
-    through-plane run lists its start weights there); ``Scale`` (in-plane factor; through-plane:
-    the ``--scale`` given, None when the command derived it from the spacings);
-    ``Precision`` (the resolved autocast mode, ``fp32`` for a classical method); ``Options``
-    (the command's other options); ``SoftwareName`` and ``SoftwareVersion``; ``SkullStripped``
-    (required by BIDS for anatomical derivatives): false, mri-sr removes no voxel (an input
-    that was skull-stripped stays so).
-    """
-    sidecar = {
-        "Description": f"{source} super-resolved by mri-sr ({method or 'generator'}"
-                       + (f", x{scale}" if scale else "") + (f", checkpoint {Path(checkpoint).name})" if checkpoint
-                                                              else ")"),
-        "SourceFile": str(source),
-        "Method": method or "generator",
-        "Checkpoint": str(checkpoint) if checkpoint else None,
-        "CheckpointSHA256": file_sha256(checkpoint) if checkpoint else None,
-        "Scale": scale,
-        "Precision": precision,
-        "Options": options,
-        "SoftwareName": PIPELINE,
-        "SoftwareVersion": __version__,
-        "SkullStripped": False,
-    }
-    path = sidecar_path(output)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
-    return path
-
-
 def derivatives_root(output: str | Path) -> Path:
     """The derivatives dataset folder of an output ``<root>/sub-*/[ses-*/]anat/<file>``.
 
@@ -198,36 +150,6 @@ def derivatives_root(output: str | Path) -> Path:
         if parent.name.startswith("sub-"):
             return parent.parent
     raise MriSrError(f"{output}: a BIDS output must lie in <derivatives>/sub-<label>/[ses-<label>/]anat/")
-
-
-def record_upscale(args: dict[str, Any]) -> Path:
-    """``mri-sr upscale --bids-sidecar``: the sidecar of ``args["output"]`` and the derivatives
-    folder's ``dataset_description.json``, after the image is written.
-
-    Args:
-        args: the command's parsed options (``vars`` of its argparse namespace).
-
-    Returns:
-        The sidecar's path.
-    """
-    from mri_sr.checkpoint import load_checkpoint
-    from mri_sr.device import Precision, pick_device
-
-    output, checkpoint = args["output"], args.get("checkpoint")
-    root = derivatives_root(output)
-    if args.get("through_plane"):  # the factor is the scan's slice spacing over its in-plane spacing
-        method, scale, precision = "through-plane", args.get("scale"), args.get("precision")
-    elif checkpoint:
-        method, scale = None, int(load_checkpoint(checkpoint)["scale"])
-        precision = Precision.choose(pick_device(args["device"]), args["precision"]).mode
-    else:
-        method, scale, precision = args["method"], args.get("scale") or 2, "fp32"
-    options = {k: v for k, v in args.items()
-               if k not in ("input", "output", "checkpoint", "method", "func", "command", "bids_sidecar")}
-    path = write_sidecar(output, source=args["input"], checkpoint=checkpoint, method=method, scale=scale,
-                         precision=precision, options=options)
-    write_dataset_description(root)
-    return path
 
 
 def upscale_checkpoint(section: dict[str, Any]) -> str | None:
@@ -245,18 +167,22 @@ def upscale_checkpoint(section: dict[str, Any]) -> str | None:
     return section.get("checkpoint")
 
 
+def upscale_command(section: dict[str, Any]) -> str:
+    """The ``mri-sr`` verb of every job of an ``upscale`` section: ``throughplane`` (with
+    ``through_plane`` minutes) or ``upscale``."""
+    return "throughplane" if section.get("through_plane") else "upscale"
+
+
 def upscale_arguments(section: dict[str, Any]) -> str:
-    """The ``mri-sr upscale`` options of every job of an ``upscale`` section (shell-quoted)."""
+    """The options of :func:`upscale_command` for every job of an ``upscale`` section (shell-quoted)."""
     import shlex
 
     checkpoint = upscale_checkpoint(section)
     if section.get("through_plane"):
-        how = ["--through-plane", "--minutes", section["through_plane"]] + (["--checkpoint", checkpoint] if checkpoint
-                                                                           else [])
-    elif checkpoint:
-        how = ["--checkpoint", checkpoint]
+        how = ["--minutes", section["through_plane"]] + (["--init", checkpoint] if checkpoint else [])
     else:
-        how = ["--method", section["method"], "--scale", section["scale"]]
+        how = (["--checkpoint", checkpoint] if checkpoint else ["--method", section["method"]]) + ["--scale",
+                                                                                                  section["scale"]]
     options = [*how, "--batch-size", section["batch_size"], "--device", section["device"],
-               "--precision", section["precision"], "--bids-sidecar"]
+               "--precision", section["precision"], "--bids-derivatives"]
     return shlex.join(str(o) for o in options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import no_space_error
 from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
+from mri_sr.upscale_options import DEFAULT_SCALE
 
 PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
@@ -94,14 +96,19 @@ def cmd_report(args: argparse.Namespace) -> None:
     build_report(metrics=args.metrics, runs=args.runs, out=args.out, config=args.config)
 
 
-def cmd_upscale(args: argparse.Namespace) -> None:
-    from mri_sr.bids import derivatives_root, record_upscale
+def _bids_derivatives(args: argparse.Namespace, write: Callable[[], object]) -> None:
+    """Run ``write``; with ``--bids-derivatives`` check first that the output lies in a BIDS derivatives
+    dataset (``<root>/sub-*/``) and then keep the dataset's ``dataset_description.json``."""
+    from mri_sr.bids import derivatives_root, write_dataset_description
 
-    if args.bids_sidecar:
-        derivatives_root(args.output)  # fail before the work when the output is not in a BIDS folder
-    _upscale(args)
-    if args.bids_sidecar:
-        record_upscale(vars(args))
+    root = derivatives_root(args.output) if args.bids_derivatives else None  # fails before the work
+    write()
+    if root is not None:
+        write_dataset_description(root)
+
+
+def cmd_upscale(args: argparse.Namespace) -> None:
+    _bids_derivatives(args, lambda: _upscale(args))
 
 
 def _upscale(args: argparse.Namespace) -> None:
@@ -112,7 +119,32 @@ def _upscale(args: argparse.Namespace) -> None:
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
                              series=args.series, fuse_orthogonal=args.fuse_orthogonal,
                              self_ensemble=args.self_ensemble, data_consistency=not args.no_data_consistency)
-    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options)
+    upscale_file(args.input, args.output, checkpoint=args.checkpoint, method=args.method, options=options,
+                 uncertainty=args.uncertainty)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from mri_sr.models import add_model, models_folder, shipped_models
+
+    if args.add:
+        if not args.card:
+            raise MriSrError(f"{args.add}: --add needs --card (the model card, Markdown)")
+        model = add_model(args.add, args.card, name=args.name, description=args.description or "",
+                          folder=args.folder)
+        print(f"added {model.name} (x{model.scale}) to {model.index}")
+        return
+    models = shipped_models(args.folder)
+    if args.json:
+        print(json.dumps([model.to_dict() for model in models], indent=2))
+        return
+    if not models:
+        print(f"no shipped models in {args.folder or models_folder()} "
+              "(mri-sr upscale then needs --checkpoint or --method)")
+        return
+    for model in models:
+        print(f"{model.name}  x{model.scale}  {model.file}  card: {model.card}")
+        if model.description:
+            print(f"    {model.description}")
 
 
 def cmd_throughplane(args: argparse.Namespace) -> None:
@@ -123,7 +155,7 @@ def cmd_throughplane(args: argparse.Namespace) -> None:
                                   minutes=args.minutes, iterations=args.iterations, batch_size=args.batch_size,
                                   seed=args.seed, device=args.device, precision=args.precision, volume=args.volume,
                                   series=args.series, save_model=args.save_model)
-    through_plane_file(args.input, args.output, options)
+    _bids_derivatives(args, lambda: through_plane_file(args.input, args.output, options))
 
 
 def cmd_throughplane_report(args: argparse.Namespace) -> None:
@@ -134,6 +166,8 @@ def cmd_throughplane_report(args: argparse.Namespace) -> None:
     build_throughplane_report(args.scans, args.results, args.out)
 
 
+BIDS_HELP = ("the output lies in a BIDS derivatives dataset (<root>/sub-*/[ses-*/]anat/): checked before the work; "
+             "the dataset's dataset_description.json is written beside sub-*/")
 SELF_ENSEMBLE_HELP = "run a generator on the 4 quarter turns of each slice and average the outputs"
 
 
@@ -193,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_upscale(sub)
     _add_throughplane(sub)
+
+    p = sub.add_parser("models", help="list the shipped models (name, scale, file, card), or add one")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--folder", help="models folder (default: $MRI_SR_MODELS, else the package's)")
+    p.add_argument("--add", metavar="CKPT", help="copy this generator checkpoint into the folder and list it")
+    p.add_argument("--card", help="with --add: its model card (Markdown)")
+    p.add_argument("--name", help="with --add: the model's name (default: the file's stem)")
+    p.add_argument("--description", help="with --add: one line")
+    p.set_defaults(func=cmd_models)
     return parser
 
 
@@ -219,9 +262,11 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
     p.add_argument("output", help="output .nii or .nii.gz")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--checkpoint", help="trained generator checkpoint")
+    how.add_argument("--checkpoint", help="trained generator checkpoint (default: the shipped model of --scale, "
+                                          "see mri-sr models)")
     how.add_argument("--method", choices=("bicubic",), help="classical interpolation, no checkpoint")
-    p.add_argument("--scale", type=int, choices=(2, 3, 4), help="with --method: the factor (default 2)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4),
+                   help=f"the factor of the shipped model or of --method (default {DEFAULT_SCALE})")
     p.add_argument("--axis", type=int, choices=(0, 1, 2), help="slice axis (default: largest spacing)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tile", type=int, help="LR tile size for slices too large for memory")
@@ -230,15 +275,18 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.add_argument("--volume", type=int, help="time point of a 4D scan (0-based)")
     p.add_argument("--series", help="series in a DICOM folder holding several")
-    p.add_argument("--fuse-orthogonal", action="store_true",
-                   help="isotropic scans: upscale along two axes and average")
+    p.add_argument("--fuse-orthogonal", action=argparse.BooleanOptionalAction, default=None,
+                   help="isotropic scans: upscale along two axes and average, every axis upscaled (default: "
+                        "on for an isotropic scan upscaled by a shipped model without --axis)")
+    p.add_argument("--uncertainty", metavar="STD.nii.gz",
+                   help="also write the per-voxel standard deviation of the views (self-ensemble turns, fused "
+                        "orientations) on the output grid: their disagreement, not a calibrated error "
+                        "(turns --self-ensemble on)")
     p.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP + " (4x the time)")
     p.add_argument("--no-data-consistency", action="store_true",
                    help="keep the generator's output as it is (default for a generator trained on k-space-"
                         "truncated LR: projected onto the scan's own k-space up to the training noise level)")
-    p.add_argument("--bids-sidecar", action="store_true",
-                   help="output inside a BIDS derivatives folder: also write its JSON sidecar and the folder's "
-                        "dataset_description.json")
+    p.add_argument("--bids-derivatives", action="store_true", help=BIDS_HELP)
     p.add_argument("--through-plane", action=_MovedTo, nargs=0, help="moved: use mri-sr throughplane IN OUT")
     p.set_defaults(func=cmd_upscale)
 
@@ -273,6 +321,7 @@ def _add_throughplane(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--volume", type=int, help="time point of a 4D scan (0-based)")
     p.add_argument("--series", help="series in a DICOM folder holding several")
     p.add_argument("--save-model", help="also write the self-trained generator to this checkpoint")
+    p.add_argument("--bids-derivatives", action="store_true", help=BIDS_HELP)
     p.set_defaults(func=cmd_throughplane)
 
     p = sub.add_parser("throughplane-report", help="HTML page: thick-slice scans, B-spline and through-plane results")

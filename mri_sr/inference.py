@@ -10,12 +10,13 @@ large for memory (halving the batch, then tiling, after an out-of-memory error; 
 
 Self-ensemble (Lim et al. 2017, EDSR's "+" models): the generator runs on the four quarter turns
 of its input, each output is turned back, and the four are averaged: four forward passes, nothing
-asked of training. Measurements: BENCHMARKS.md.
+asked of training. :meth:`Inference.with_spread` also returns the per-pixel standard deviation
+of the four views (their disagreement, not a calibrated error). Measurements: BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -62,14 +63,47 @@ class Inference:
     def device(self) -> torch.device:
         return self.precision.device
 
+    def _views(self, lr: torch.Tensor) -> Iterator[torch.Tensor]:
+        """The generator's output on each quarter turn of ``lr``, turned back (one view without
+        self-ensemble); run under the precision's autocast by the caller."""
+        for turns in range(4 if self.self_ensemble else 1):
+            yield torch.rot90(self.net(torch.rot90(lr, turns, (2, 3))).float(), -turns, (2, 3))
+
     def _forward(self, lr: torch.Tensor) -> torch.Tensor:
         with self.precision.autocast():
             if not self.self_ensemble:
                 return self.net(lr)
             total = torch.zeros((), device=lr.device)
-            for turns in range(4):
-                total = total + torch.rot90(self.net(torch.rot90(lr, turns, (2, 3))).float(), -turns, (2, 3))
+            for view in self._views(lr):
+                total = total + view
             return total / 4
+
+    def _forward_with_spread(self, doubled: torch.Tensor) -> torch.Tensor:
+        """(B, 2C, h, w), the input twice -> (B, 2C, H, W): the mean of :meth:`_forward` (same
+        operations, same numbers), then the views' population standard deviation."""
+        channels = doubled.shape[1] // 2
+        lr = doubled[:, :channels]
+        lr = lr.contiguous(memory_format=torch.channels_last) if self.channels_last else lr.contiguous()
+        if not self.self_ensemble:
+            mean = self._forward(lr).float()
+            return torch.cat([mean, torch.zeros_like(mean)], 1)
+        with self.precision.autocast():
+            views, total = [], torch.zeros((), device=lr.device)
+            for view in self._views(lr):  # the sum of _forward, in its order
+                views.append(view)
+                total = total + view
+            mean = total / 4
+        variance = sum((view - mean).square() for view in views) / len(views)
+        return torch.cat([mean, variance.sqrt()], 1)
+
+    def _prepare(self, lr: torch.Tensor) -> torch.Tensor:
+        lr = lr.to(self.device, dtype=torch.float32, non_blocking=True)
+        if self.channels_last:
+            lr = lr.contiguous(memory_format=torch.channels_last)
+        if self.max_pixels is not None:
+            per_call = self.max_pixels // (lr.shape[2] * lr.shape[3] * self.scale**2)
+            self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
+        return lr
 
     @torch.inference_mode()
     def __call__(self, lr: torch.Tensor, projection: Projection | None = None) -> torch.Tensor:
@@ -84,13 +118,35 @@ class Inference:
         Returns:
             (B, C, h * scale, w * scale) float32 in [0, 1] on the inference device.
         """
-        lr = lr.to(self.device, dtype=torch.float32, non_blocking=True)
-        if self.channels_last:
-            lr = lr.contiguous(memory_format=torch.channels_last)
-        if self.max_pixels is not None:
-            per_call = self.max_pixels // (lr.shape[2] * lr.shape[3] * self.scale**2)
-            self.plan.batch_size = max(1, min(self.plan.batch_size, per_call))
+        lr = self._prepare(lr)
         out = run_adaptive(self._forward, lr, self.plan)
         if projection is not None:
             out = projection(out, lr)
         return out.clamp_(0.0, 1.0)
+
+    @torch.inference_mode()
+    def with_spread(self, lr: torch.Tensor,
+                    projection: Projection | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Upscale a batch and measure how much the self-ensemble's views disagree.
+
+        The spread is the per-pixel population standard deviation of the generator's outputs
+        on the four quarter turns (each turned back), before data consistency and clamping: a
+        measure of the views' disagreement, not a calibrated error. Without self-ensemble there
+        is one view and the spread is 0. It is tiled, batched and blended like the output (it
+        runs through :func:`~mri_sr.tiling.run_adaptive` as extra channels).
+
+        Args:
+            lr, projection: as :meth:`__call__`.
+
+        Returns:
+            ``(sr, spread)``: ``sr`` exactly as :meth:`__call__` returns it (the same numbers);
+            ``spread`` (B, C, h * scale, w * scale) float32 >= 0 in the same normalised units,
+            on the inference device.
+        """
+        lr = self._prepare(lr)
+        both = run_adaptive(self._forward_with_spread, torch.cat([lr, lr], 1), self.plan)
+        out, spread = both.split(lr.shape[1], 1)
+        out = out.contiguous(memory_format=torch.channels_last) if self.channels_last else out.contiguous()
+        if projection is not None:
+            out = projection(out, lr)
+        return out.clamp_(0.0, 1.0), spread.clamp_(min=0.0)

@@ -18,6 +18,12 @@ k-space agrees with the input slice up to the training noise level (:func:`load_
 :meth:`mri_sr.data.degradation.Degradation.consistency`), in the normalised units, before the
 excess is added back: what the scanner measured stays, the network adds what lies beyond it.
 
+With no checkpoint and no method, :func:`upscale_file` runs the shipped model of the scale
+(:mod:`mri_sr.models`) and upscales an isotropic scan along all three axes; every output gets a
+JSON sidecar (:mod:`mri_sr.sidecar`). :func:`upscale_with_spread` also returns the per-voxel
+spread of the views (self-ensemble turns, fused orientations): their disagreement, not a
+calibrated error.
+
 Memory is bounded by the batch: LR slices are read from the volume ``batch_size`` at a time and
 upscaled through :class:`mri_sr.inference.Inference` (device, precision, channels-last, tiling
 and the out-of-memory fallback), then written into the (whole) output array.
@@ -25,6 +31,7 @@ and the out-of-memory fallback), then written into the (whole) output array.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -43,9 +50,11 @@ from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.logsetup import progress as progress_bar
+from mri_sr.models import default_model
 from mri_sr.resample import imresize_torch, resize_axis, restore_extremes
+from mri_sr.sidecar import sidecar_path, write_sidecar
 from mri_sr.tiling import RunPlan, run_adaptive
-from mri_sr.upscale_options import UpscaleOptions, check_output
+from mri_sr.upscale_options import DEFAULT_SCALE, UpscaleOptions, check_output
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +104,15 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
         ValueError: programming errors (a scale disagreeing with the generator's, a generator
             without percentiles, no scale for a plain callable).
     """
+    return _in_plane(volume, sr, scale=scale, axis=axis, percentiles=percentiles, batch_size=batch_size,
+                     projection=projection, progress=progress, name=name, spread=False)[0]
+
+
+def _in_plane(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int | None, axis: int | None,
+              percentiles: tuple[float, float] | None, batch_size: int, projection: Projection | None,
+              progress: bool, name: str, spread: bool) -> tuple[Volume, np.ndarray | None]:
+    """:func:`upscale_volume`, and with ``spread`` the views' standard deviation on its grid
+    ((X', Y', Z') float32, scanner units; zeros for a plain callable: one view)."""
     check_volume(volume, name)
     is_net = isinstance(sr, Inference)
     if is_net and (percentiles is None or (scale is not None and scale != sr.scale)):
@@ -111,21 +129,28 @@ def upscale_volume(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int 
     lr_stack = np.moveaxis(volume.data, axis, 0)  # view: (n, h, w)
     count, height, width_px = lr_stack.shape
     out = np.empty((count, height * scale, width_px * scale), dtype=np.float32)
+    spread_out = np.zeros_like(out) if spread else None
     log.info("%s: %d slices of %dx%d along axis %d -> x%d", name, count, height, width_px, axis, scale)
     with torch.inference_mode(), progress_bar(total=count, unit="slice", desc="upscale", disable=not progress) as bar:
         for start in range(0, count, batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr_stack[start:start + batch_size], dtype=np.float32))
             batch = batch.unsqueeze(1)
-            sr_batch = _run_normalised(sr, batch, low, span, projection) if is_net else run_adaptive(sr, batch, plan)
+            if is_net:
+                sr_batch, views_std = _run_normalised(sr, batch, low, span, projection, spread)
+            else:
+                sr_batch, views_std = run_adaptive(sr, batch, plan), None
             out[start:start + len(batch)] = sr_batch[:, 0].cpu().numpy()
+            if views_std is not None:
+                spread_out[start:start + len(batch)] = views_std[:, 0].cpu().numpy()
             bar.update(len(batch))
     factors = tuple(scale if a != axis else 1 for a in range(3))
-    return volume.on_grid(np.moveaxis(out, 0, axis), upscaled_affine(volume.affine, factors),
-                  f"{volume.source}, upscaled x{scale} in-plane (slice axis {axis})")
+    result = volume.on_grid(np.moveaxis(out, 0, axis), upscaled_affine(volume.affine, factors),
+                            f"{volume.source}, upscaled x{scale} in-plane (slice axis {axis})")
+    return result, None if spread_out is None else np.moveaxis(spread_out, 0, axis)
 
 
-def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float,
-                    projection: Projection | None = None) -> torch.Tensor:
+def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float, projection: Projection | None = None,
+                    spread: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scanner units -> [0, 1] (clipped) -> generator -> scanner units, extremes added back.
 
     Args:
@@ -133,14 +158,17 @@ def _run_normalised(sr: Inference, lr: torch.Tensor, low: float, span: float,
         lr: (B, 1, h, w) float32 LR slices in scanner units (CPU).
         low, span: the normalisation: ``(x - low) / span`` maps the volume's percentiles to 0 and 1.
         projection: data-consistency projection in the normalised units, or None for none.
+        spread: also return the self-ensemble views' standard deviation (:meth:`Inference.with_spread`).
 
     Returns:
-        (B, 1, h * s, w * s) float32 in scanner units, on the inference device.
+        (B, 1, h * s, w * s) float32 in scanner units, on the inference device; and the views'
+        standard deviation, same shape, in scanner units (``span`` times the normalised one), or None.
     """
     lr = ((lr - low) / span).to(sr.device)
     clipped = lr.clamp(0.0, 1.0)
-    out = restore_extremes(sr(clipped, projection), lr, clipped, functools.partial(imresize_torch, scale=sr.scale))
-    return out * span + low
+    sr_out, views_std = sr.with_spread(clipped, projection) if spread else (sr(clipped, projection), None)
+    out = restore_extremes(sr_out, lr, clipped, functools.partial(imresize_torch, scale=sr.scale))
+    return out * span + low, None if views_std is None else views_std * span
 
 
 def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int | None = None,
@@ -168,23 +196,64 @@ def upscale_volume_orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, 
     Raises:
         MriSrError: the scan is not isotropic, or as :func:`upscale_volume`.
     """
+    return _orthogonal(volume, sr, scale=scale, axis=axis, spread=False, **kwargs)[0]
+
+
+def _orthogonal(volume: Volume, sr: Inference | SliceUpscaler, *, scale: int | None, axis: int | None,
+                spread: bool, **kwargs) -> tuple[Volume, np.ndarray | None]:
+    """:func:`upscale_volume_orthogonal`, and with ``spread`` the spread of :func:`upscale_with_spread`."""
     name = kwargs.get("name", "input")
     check_volume(volume, name)
     if not is_isotropic(volume.spacing):
         raise MriSrError(f"{name}: --fuse-orthogonal needs an isotropic scan (spacings within 1 %), got "
                          f"{' x '.join(f'{s:.4g}' for s in volume.spacing)} mm")
+    options = {"batch_size": 8, "percentiles": None, "projection": None, "progress": True, "name": name, **kwargs}
     factor = sr.scale if isinstance(sr, Inference) else scale
     first = default_axis(volume.spacing) if axis is None else axis
-    fused = None
+    fused = variance = None
     for pass_axis in (first, (first + 1) % 3):
-        part = upscale_volume(volume, sr, scale=scale, axis=pass_axis, **kwargs)
+        part, part_spread = _in_plane(volume, sr, scale=scale, axis=pass_axis, spread=spread, **options)
         full = resize_axis(part.data, pass_axis, factor)
         del part
+        if spread:  # the pass's views' variance, completed along its slice axis as its mean is
+            within = np.maximum(resize_axis(np.square(part_spread), pass_axis, factor), 0.0)
+            variance = 0.5 * within if variance is None else variance + 0.5 * within
+            if fused is not None:  # the two passes' own variance: ((A - B) / 2) ** 2
+                variance += np.square(0.5 * (fused - full))
         fused = full if fused is None else np.add(fused, full, out=fused)
         del full
     fused *= 0.5
     source = f"{volume.source}, upscaled x{factor} isotropic (fused slicing along axes {first}, {(first + 1) % 3})"
-    return volume.on_grid(fused, upscaled_affine(volume.affine, (factor, factor, factor)), source)
+    result = volume.on_grid(fused, upscaled_affine(volume.affine, (factor, factor, factor)), source)
+    return result, None if variance is None else np.sqrt(variance, out=variance)
+
+
+def upscale_with_spread(volume: Volume, sr: Inference | SliceUpscaler, *, fuse: bool,
+                        **kwargs) -> tuple[Volume, Volume]:
+    """The output of :func:`upscale_volume` (``fuse``: :func:`upscale_volume_orthogonal`), the same
+    numbers, and the per-voxel spread of the views that made it, on the same grid.
+
+    The spread is a standard deviation in the input's units: of the self-ensemble's four views
+    (:meth:`Inference.with_spread`; a plain callable or a generator without self-ensemble has
+    one view, spread 0) and, when fusing, of the two orientations too: the population variance
+    of all views, the mean of each pass's views' variance (completed along its slice axis by the
+    same bicubic as its mean, negative overshoots set to 0) plus the variance of the two passes.
+    It measures how much the views disagree, not the error of the output: it is no calibrated
+    uncertainty (views that agree on a wrong value give 0).
+
+    Args:
+        volume, sr, kwargs: as :func:`upscale_volume` or :func:`upscale_volume_orthogonal`.
+        fuse: fuse two orthogonal slicing passes (isotropic scans).
+
+    Returns:
+        ``(output, spread)``: two Volumes on the output grid (same affine, header and units),
+        float32, the spread >= 0.
+    """
+    result, spread = (_orthogonal if fuse else _in_plane)(volume, sr, spread=True, **{
+        "scale": None, "axis": None, "percentiles": None, "batch_size": 8, "projection": None, "progress": True,
+        "name": "input", **kwargs})
+    source = f"{result.source}: standard deviation of the views (their disagreement, not a calibrated error)"
+    return result, result.on_grid(spread.astype(np.float32, copy=False), result.affine, source)
 
 
 def load_upscaler(checkpoint: str | Path,
@@ -225,8 +294,17 @@ def load_upscaler(checkpoint: str | Path,
 
 
 def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Path | None = None,
-                 method: str | None = None, options: UpscaleOptions | None = None) -> None:
-    """``mri-sr upscale``: read a scan, super-resolve it, write a NIfTI in the same place in space.
+                 method: str | None = None, options: UpscaleOptions | None = None,
+                 uncertainty: str | Path | None = None) -> Path:
+    """``mri-sr upscale``: read a scan, super-resolve it, write a NIfTI in the same place in space
+    and its JSON sidecar beside it (:mod:`mri_sr.sidecar`).
+
+    With neither ``checkpoint`` nor ``method``, the shipped model of ``options.scale`` (default
+    :data:`~mri_sr.upscale_options.DEFAULT_SCALE`) runs (:func:`mri_sr.models.default_model`, its
+    file's SHA-256 checked); an isotropic scan is then upscaled along all three axes (the fusion
+    of :func:`upscale_volume_orthogonal`) unless ``options.axis`` or ``options.fuse_orthogonal``
+    says otherwise. A scan that is not isotropic is upscaled in-plane, and the log points to
+    ``mri-sr throughplane`` for its slice axis.
 
     Args:
         input: NIfTI file, DICOM folder or file, fastMRI ``.h5`` or ``builtin:mni152``.
@@ -234,30 +312,92 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
         checkpoint: generator checkpoint (one-channel); its scale and normalisation are used.
         method: ``"bicubic"`` instead of a checkpoint.
         options: the command's options (checked when made); defaults when None.
+        uncertainty: also write the views' spread (:func:`upscale_with_spread`) to this ``.nii`` /
+            ``.nii.gz``, on the output's grid; a generator then runs with self-ensemble.
+
+    Returns:
+        The sidecar's path.
 
     Raises:
         MriSrError: one line naming the file: unreadable input or checkpoint, wrong scale or
-            channel count, unwritable output, 4D input without ``volume``, bad options.
+            channel count, no shipped model of the scale, a damaged shipped model, unwritable
+            output, 4D input without ``volume``, bad options.
     """
     output, options = Path(output), options or UpscaleOptions()
-    check_output(output)
-    refuse_overwriting_input(output, (input, checkpoint))
-    if (checkpoint is None) == (method is None):
-        raise MriSrError(f"{output}: give exactly one of --checkpoint and --method")
+    _check_outputs(input, output, checkpoint, uncertainty)
+    if checkpoint is not None and method is not None:
+        raise MriSrError(f"{output}: give at most one of --checkpoint and --method")
+    model = None
+    if checkpoint is None and method is None:
+        model = default_model(options.scale or DEFAULT_SCALE)
+        checkpoint = model.file
+        log.info("model: shipped %s (x%d, %s, sha256 %s...; card %s)", model.name, model.scale, model.file,
+                 model.sha256[:12], model.card)
+    if uncertainty is not None and checkpoint is not None and not options.self_ensemble:
+        log.info("--uncertainty: self-ensemble on (the spread is that of its four views)")
+        options = dataclasses.replace(options, self_ensemble=True)
     if checkpoint is not None:
         sr, percentiles, projection = load_upscaler(checkpoint, options)
-        scale, how = sr.scale, f"checkpoint {Path(checkpoint).name}"
+        scale, precision = sr.scale, sr.precision.mode
+        how = f"model {model.name}" if model else f"checkpoint {Path(checkpoint).name}"
     elif method == "bicubic":
-        scale = options.scale or 2
-        sr, percentiles, projection, how = bicubic(scale), None, None, method
+        scale = options.scale or DEFAULT_SCALE
+        sr, percentiles, projection, how, precision = bicubic(scale), None, None, method, "fp32"
     else:
         raise MriSrError(f"--method {method}: unknown (known: bicubic)")
     name = str(input)
     scan = load_volume(input, series=options.series).select(options.volume, name=name)
-    upscale = upscale_volume_orthogonal if options.fuse_orthogonal else upscale_volume
-    result = upscale(scan, sr, scale=scale, axis=options.axis, percentiles=percentiles,
-                     batch_size=options.batch_size, projection=projection, progress=options.progress,
-                     name=name)
+    fuse = _fuse(scan, options, shipped=model is not None, name=name)
+    run = dict(scale=scale, axis=options.axis, percentiles=percentiles, batch_size=options.batch_size,
+               projection=projection, progress=options.progress, name=name)
+    if uncertainty is not None:
+        result, spread = upscale_with_spread(scan, sr, fuse=fuse, **run)
+    else:
+        result, spread = (upscale_volume_orthogonal if fuse else upscale_volume)(scan, sr, **run), None
     save_nifti(result.on_grid(result.data, result.affine, f"{result.source} with {how}"), output)
+    if spread is not None:
+        save_nifti(spread, uncertainty)
+        log.info("wrote %s: standard deviation of the views (their disagreement, not a calibrated error)",
+                 uncertainty)
     log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),
              " x ".join(f"{s:.4g}" for s in result.spacing))
+    # --series is left out: it may be a SeriesInstanceUID, a DICOM identifier of the patient's study.
+    settings = {k: v for k, v in dataclasses.asdict(options).items() if k not in ("progress", "series")}
+    details = {"Grid": result.source.split(", upscaled ", 1)[-1], "VoxelSizeMm": [round(s, 6) for s in result.spacing],
+               "Uncertainty": Path(uncertainty).name if uncertainty is not None else None}
+    return write_sidecar(output, source=input, checkpoint=checkpoint, method=method, scale=scale,
+                         precision=precision, options={**settings, "fuse_orthogonal": fuse},
+                         model=model.name if model else None, details=details)
+
+
+def _check_outputs(input: str | Path, output: Path, checkpoint: str | Path | None,
+                   uncertainty: str | Path | None) -> None:
+    """Fail before any work on outputs that cannot be written or would replace an input (the
+    sidecar included: it must not replace the input's own sidecar)."""
+    check_output(output)
+    inputs = (input, checkpoint, None if str(input).startswith("builtin:") else sidecar_path(input))
+    refuse_overwriting_input(output, inputs)
+    refuse_overwriting_input(sidecar_path(output), inputs)
+    if uncertainty is not None:
+        check_output(Path(uncertainty))
+        if Path(uncertainty).absolute() == output.absolute():
+            raise MriSrError(f"--uncertainty {uncertainty}: is the output file; choose another name")
+        refuse_overwriting_input(uncertainty, inputs)
+
+
+def _fuse(scan: Volume, options: UpscaleOptions, *, shipped: bool, name: str) -> bool:
+    """Whether to fuse orthogonal passes: ``options.fuse_orthogonal`` when given, else an isotropic
+    scan upscaled by a shipped model with no ``--axis``. Logs the grid and, for an anisotropic
+    scan upscaled in-plane, the command that upscales its slice axis."""
+    isotropic = is_isotropic(scan.spacing)
+    fuse = options.fuse_orthogonal
+    if fuse is None:
+        fuse = shipped and isotropic and options.axis is None
+    if fuse:
+        log.info("%s: isotropic scan: every axis upscaled (fused orthogonal slicing; --no-fuse-orthogonal: "
+                 "in-plane only)", name)
+    elif not isotropic:
+        axis = default_axis(scan.spacing) if options.axis is None else options.axis
+        log.info("%s: upscaled in-plane; slice axis %d keeps its %.4g mm spacing (mri-sr throughplane OUT OUT2 "
+                 "upscales it)", name, axis, scan.spacing[axis])
+    return fuse

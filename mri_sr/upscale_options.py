@@ -9,13 +9,19 @@ from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import check_output_folder
 
+DEFAULT_SCALE = 2
+"""The factor of ``--method`` and of the shipped model when ``--scale`` is not given: a 1 mm
+isotropic scan becomes 0.5 mm isotropic."""
+
 
 @dataclass(frozen=True)
 class UpscaleOptions:
     """How to upscale a scan.
 
     Attributes:
-        scale: with ``--method``: the factor (default 2); with a checkpoint it must match, if given.
+        scale: with ``--method``: the factor (default :data:`DEFAULT_SCALE`); with a checkpoint it
+            must match, if given; with neither: the shipped model of this factor (default
+            :data:`DEFAULT_SCALE`).
         axis: slice axis 0, 1 or 2 (None: the largest spacing).
         batch_size: LR slices per forward pass.
         tile: LR tile size in pixels for slices too large for memory (None: whole slices).
@@ -24,7 +30,9 @@ class UpscaleOptions:
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (see :mod:`mri_sr.device`).
         volume: time point (0-based) of a 4D scan; required for 4D input.
         series: series of a DICOM folder holding several.
-        fuse_orthogonal: isotropic scans: upscale along two axes and average.
+        fuse_orthogonal: isotropic scans: upscale along two axes and average (every axis
+            upscaled); None: do so for an isotropic scan upscaled by a shipped model without
+            ``axis``; False: in-plane only.
         self_ensemble: average a generator's outputs over the 4 quarter turns of each slice.
         data_consistency: project the outputs of a generator trained on k-space-truncated LR onto
             the scan's own k-space, up to the training noise level (:func:`mri_sr.upscale.load_upscaler`).
@@ -43,7 +51,7 @@ class UpscaleOptions:
     precision: str = "auto"
     volume: int | None = None
     series: str | None = None
-    fuse_orthogonal: bool = False
+    fuse_orthogonal: bool | None = None
     self_ensemble: bool = False
     data_consistency: bool = True
     progress: bool = True

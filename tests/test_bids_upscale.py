@@ -123,7 +123,7 @@ def test_snakemake_upscale_writes_a_bids_derivatives_dataset(tmp_path, bids_raw,
     source = bids_raw / "sub-chris/anat/sub-chris_T1w.nii.gz"
     result = out / "sub-chris/anat/sub-chris_desc-bicubic_T1w.nii.gz"
     sidecar = json.loads(result.with_name("sub-chris_desc-bicubic_T1w.json").read_text())
-    assert sidecar["SourceFile"] == str(source)
+    assert sidecar["SourceFile"] == source.name  # the name only: no folder path in outputs
     assert (sidecar["Method"], sidecar["Scale"], sidecar["Precision"]) == ("bicubic", 2, "fp32")
     assert sidecar["SoftwareName"] == "mri-sr" and sidecar["SoftwareVersion"]
     assert sidecar["Options"]["device"] == "cpu"
@@ -182,17 +182,17 @@ def test_sidecar_of_a_generator_records_its_checkpoint_hash_and_precision(tmp_pa
     save_nifti(Volume(np.ascontiguousarray(mni.data[80:112, 100:132, 90:93]), mni.affine, "crop"), scan)
     out = tmp_path / "deriv" / "sub-01" / "anat" / "sub-01_desc-micro_T1w.nii.gz"
     code, _, err = cli("upscale", scan, out, "--checkpoint", checkpoint, "--device", "cpu", "--precision", "fp32",
-                       "--bids-sidecar")
+                       "--bids-derivatives")
     assert code == 0, err
     sidecar = json.loads(out.with_name("sub-01_desc-micro_T1w.json").read_text())
-    assert sidecar["Method"] == "generator" and sidecar["Checkpoint"] == str(checkpoint)
+    assert sidecar["Method"] == "generator" and sidecar["Checkpoint"] == checkpoint.name
     assert sidecar["CheckpointSHA256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
-    assert (sidecar["Scale"], sidecar["Precision"], sidecar["SourceFile"]) == (2, "fp32", str(scan))
+    assert (sidecar["Scale"], sidecar["Precision"], sidecar["SourceFile"]) == (2, "fp32", scan.name)
     assert json.loads((tmp_path / "deriv" / "dataset_description.json").read_text())["DatasetType"] == "derivative"
 
 
 def test_bids_sidecar_outside_a_subject_folder_is_one_error_line(tmp_path, cli, error_line):
-    error_line(cli("upscale", "builtin:mni152", tmp_path / "out.nii.gz", "--method", "bicubic", "--bids-sidecar"),
+    error_line(cli("upscale", "builtin:mni152", tmp_path / "out.nii.gz", "--method", "bicubic", "--bids-derivatives"),
                "sub-<label>")
 
 
@@ -206,4 +206,4 @@ def test_through_plane_jobs_self_train_each_scan(tmp_path, shared_data):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake(workdir, "-n", "-p", "upscale").stdout
     assert "sub-chris/anat/sub-chris_desc-throughplane_T1w.nii.gz" in plan
-    assert "--through-plane --minutes 2 " in plan and "--bids-sidecar" in plan
+    assert "mri-sr throughplane " in plan and "--minutes 2 " in plan and "--bids-derivatives" in plan

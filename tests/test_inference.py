@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mri_sr.data.degradation import KSpace
 from mri_sr.device import Precision
 from mri_sr.inference import Inference
 from mri_sr.io import load_volume
@@ -63,3 +64,41 @@ def test_self_ensemble_output_commutes_with_quarter_turns(mni_slices, channels_l
         worst_plain = max(worst_plain, (plain(transformed) - expected_plain).abs().max().item())
     assert worst < 1e-5
     assert worst_plain > 1e-3  # a single pass of the network does not commute: the check can fail
+
+
+# ------------------------------------------------------------------- the spread of the views
+
+def _ramp_views(shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """The four ramps ShiftedNearest adds on the turned inputs, each turned back: (4, B, C, H, W)."""
+    views = []
+    for turns in range(4):
+        turned = torch.rot90(torch.zeros(shape), turns, (2, 3))
+        ramp = torch.linspace(0, 1, turned.shape[-1]).expand_as(turned)
+        views.append(torch.rot90(0.1 * ramp, -turns, (2, 3)))
+    return torch.stack(views)
+
+
+def test_spread_of_the_views_is_their_standard_deviation(mni_slices):
+    inference = Inference(ShiftedNearest(), FP32, channels_last=False, self_ensemble=True)
+    out, spread = inference.with_spread(mni_slices)
+    # The nearest part agrees in every view: the spread is the population std of the ramps alone.
+    expected = _ramp_views(out.shape).std(dim=0, unbiased=False)
+    torch.testing.assert_close(spread, expected, rtol=0, atol=1e-6)
+    assert spread.shape == out.shape and float(spread.max()) > 0.01
+    single = Inference(ShiftedNearest(), FP32, channels_last=False).with_spread(mni_slices)[1]
+    assert torch.count_nonzero(single) == 0  # one view: nothing to disagree with
+
+
+@pytest.mark.parametrize(("channels_last", "self_ensemble", "tile"),
+                         [(False, True, None), (True, True, None), (True, False, None), (True, True, 24),
+                          (False, True, 24)])
+def test_output_beside_the_spread_is_bit_identical(mni_slices, channels_last, self_ensemble, tile):
+    torch.manual_seed(0)
+    net = build_network({"type": "srresnet", "num_feat": 8, "num_block": 1, "scale": 2, "in_channels": 1})
+    inference = Inference(net, FP32, channels_last=channels_last, self_ensemble=self_ensemble, tile=tile, overlap=4)
+    for projection in (None, KSpace(scale=2, noise_sigma=0.01).consistency()):
+        plain = inference(mni_slices, projection)
+        out, spread = inference.with_spread(mni_slices, projection)
+        assert torch.equal(out, plain)
+        assert spread.shape == plain.shape and bool((spread >= 0).all())
+        assert (float(spread.max()) > 1e-3) == self_ensemble

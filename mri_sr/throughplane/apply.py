@@ -13,6 +13,7 @@ with the affine of :func:`mri_sr.geometry.upscaled_affine` (output voxel ``j`` a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import replace
@@ -24,12 +25,13 @@ import torch
 from mri_sr.checkpoint import save_checkpoint
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import Precision, pick_device
-from mri_sr.fsutil import refuse_overwriting_input
+from mri_sr.fsutil import file_sha256, refuse_overwriting_input
 from mri_sr.geometry import upscaled_affine
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.logsetup import progress as progress_bar
 from mri_sr.resample import interpolate_axis, restore_extremes
+from mri_sr.sidecar import sidecar_path, write_sidecar
 from mri_sr.throughplane.profile import detect, dicom_slice_thickness
 from mri_sr.throughplane.selftrain import PERCENTILES, PairSampler, ThroughPlaneOptions, self_train
 from mri_sr.upscale import check_volume
@@ -129,12 +131,20 @@ def through_plane_file(input: str | Path, output: str | Path,
     """
     output = Path(output)
     check_output(output)
-    refuse_overwriting_input(output, (input, options.init))
+    inputs = (input, options.init, sidecar_path(input))
+    refuse_overwriting_input(output, inputs)
+    refuse_overwriting_input(sidecar_path(output), inputs)  # the output's sidecar must not replace the input's
     name = str(input)
     scan = load_volume(input, series=options.series).select(options.volume, name=name)
     if options.thickness is None and (Path(input).is_dir() or name.lower().endswith((".dcm", ".ima"))):
         options = replace(options, thickness=dicom_slice_thickness(input)[0])
     result = upscale_through_plane(scan, options, name=name)
     save_nifti(result, output)
+    factor = max(round(n / m) for n, m in zip(result.data.shape[:3], scan.data.shape[:3]))
+    write_sidecar(output, source=input, checkpoint=None, method="through-plane", scale=factor,
+                  precision=Precision.choose(pick_device(options.device), options.precision).mode,
+                  options={k: v for k, v in dataclasses.asdict(options).items() if k not in ("series", "progress")},
+                  details={"StartWeights": Path(options.init).name if options.init else None,
+                           "StartWeightsSHA256": file_sha256(options.init) if options.init else None})
     log.info("wrote %s: %s, spacing %s mm", output, "x".join(map(str, result.data.shape)),
              " x ".join(f"{s:.4g}" for s in result.spacing))

@@ -138,7 +138,7 @@ def detect(spacing: tuple[float, float, float], *, scale: int | None = None, thi
     ratio = spacing[axis] / fine
     shown = " x ".join(f"{s:.4g}" for s in spacing)
     if ratio < MIN_RATIO:
-        raise MriSrError(f"{name}: scan is nearly isotropic ({shown} mm); --through-plane needs thick slices")
+        raise MriSrError(f"{name}: scan is nearly isotropic ({shown} mm); through-plane super-resolution needs thick slices")
     if scale is None:
         scale = round(ratio)
         if abs(ratio - scale) > RATIO_TOLERANCE * scale:

@@ -1,4 +1,5 @@
-# Many scans (config["upscale"]["scans"]: NIfTI files, DICOM folders, BIDS roots) upscaled in-plane,
+# Many scans (config["upscale"]["scans"]: NIfTI files, DICOM folders, BIDS roots) upscaled in-plane
+# (mri-sr upscale) or along their slice axis (mri-sr throughplane, with upscale.through_plane),
 # one job per scan, into the BIDS derivatives dataset config["upscale"]["out"] (mri_sr/bids.py).
 
 include: "upscale_common.smk"
@@ -12,6 +13,7 @@ rule upscale_scan:
         image=f"{UPSCALE_OUT}/{{bids_path}}.nii.gz",
         sidecar=f"{UPSCALE_OUT}/{{bids_path}}.json",
     params:
+        command=UPSCALE_COMMAND,
         options=UPSCALE_ARGUMENTS,
     log:
         "logs/upscale/{bids_path}.log",
@@ -23,7 +25,7 @@ rule upscale_scan:
     conda:
         "../envs/mri-sr.yaml"
     shell:
-        "mri-sr upscale {input.scan:q} {output.image:q} {params.options} > {log:q} 2>&1"
+        "mri-sr {params.command} {input.scan:q} {output.image:q} {params.options} > {log:q} 2>&1"
 
 
 # Target: every listed scan upscaled, with its sidecar (and the dataset_description.json that each
