@@ -51,13 +51,14 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from mri_sr.config import load_config, validate_config
-from mri_sr.data.dataset import BatchStream, load_split
+from mri_sr.data.dataset import BatchStream
+from mri_sr.data.degradation import from_dict
+from mri_sr.data.manifest import load_split, read_prepared
 from mri_sr.data.prepare import prepare
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
-from mri_sr.train.model_config import perceptual_network, set_feature_checkpoint
-from mri_sr.train.plan import check_vgg19_weights, resolve_models
+from mri_sr.train.config import check_vgg19_weights, perceptual_network, resolve_models, set_feature_checkpoint
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer
 
@@ -117,7 +118,8 @@ def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch
     config = copy.deepcopy(model)
     config["device"]["compile"] = compile_
     torch.manual_seed(0)
-    trainer = Trainer(config, scale, Precision.choose(device, "auto"))
+    trainer = Trainer(config, scale, Precision.choose(device, "auto"),
+                      degradation=from_dict(read_prepared(data_dir)["degradation"]))
     tc, step = config["train"], STEPS[config["method"]]
     stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale, tc["seed"], 1,
                          warmup + iterations + 2, augmentation=tc["augmentation"],

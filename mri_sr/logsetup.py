@@ -60,7 +60,7 @@ class _LineBar(tqdm):
         return True
 
     def close(self) -> None:
-        if self.disable:
+        if getattr(self, "disable", True):  # disabled, or its __init__ was interrupted (e.g. by SIGTERM)
             return
         if self.n != self.last_print_n:
             self.display()

@@ -238,7 +238,7 @@ def test_slurm_profile_runs_the_workflow_chain_and_upscale(slurm, tmp_path):
 DDP_SCRIPT = """
 import os, sys, torch, yaml
 from mri_sr.train import train
-from mri_sr.train.model_config import validate_model_config
+from mri_sr.train.config import validate_model_config
 config = validate_model_config(yaml.safe_load(open(sys.argv[1])), name=sys.argv[1])
 result = train(config, sys.argv[2], sys.argv[3], device="cpu")
 torch.save({"world_size": int(os.environ["WORLD_SIZE"]), "job": os.environ["SLURM_JOB_ID"],
@@ -251,7 +251,7 @@ def test_two_process_ddp_training_inside_one_slurm_job(slurm, tmp_path):
 
     from mri_sr.config import validate_config
     from mri_sr.data.prepare import prepare
-    from mri_sr.train.plan import resolve_models
+    from mri_sr.train.config import resolve_models
 
     config = validate_config(small_config(None))
     prepare(config, 4, tmp_path / "x4")

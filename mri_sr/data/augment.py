@@ -36,7 +36,7 @@ def invert_contrast(img: torch.Tensor) -> torch.Tensor:
 
     Returns:
         (1, H, W) float in [0, 1]: ``min(x / FOREGROUND_LEVEL, 1) * (1 - x)``
-        (:data:`mri_sr.data.foreground.FOREGROUND_LEVEL`).
+        (:data:`mri_sr.data.normalize.FOREGROUND_LEVEL`).
     """
     return (img / FOREGROUND_LEVEL).clamp(0.0, 1.0) * (1.0 - img)
 
