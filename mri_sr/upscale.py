@@ -270,8 +270,10 @@ def load_upscaler(checkpoint: str | Path,
     checkpoint without a ``degradation`` record gets none.
 
     Raises:
-        MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, or
-            ``options.scale`` given and different from the checkpoint's (the message names the file).
+        MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, a
+            one-axis generator (trained on a degradation that is not ``in_plane``: ``mri-sr
+            throughplane --save-model``), or ``options.scale`` given and different from the
+            checkpoint's (the message names the file).
     """
     precision = Precision.choose(pick_device(options.device), options.precision)
     generator = load_generator(checkpoint, precision.device)
@@ -285,8 +287,11 @@ def load_upscaler(checkpoint: str | Path,
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
     trained_on = generator.info.get("degradation")
-    projection = (from_dict({**trained_on, "scale": generator.scale}).consistency()
-                  if trained_on and options.data_consistency else None)
+    degradation = from_dict({**trained_on, "scale": generator.scale}) if trained_on else None
+    if degradation is not None and not degradation.in_plane:
+        raise MriSrError(f"{checkpoint}: generator upscales the slice axis only (mri-sr throughplane); "
+                         "use it with mri-sr throughplane --init")
+    projection = degradation.consistency() if degradation is not None and options.data_consistency else None
     if projection is not None:
         log.info("%s: outputs projected onto the scan's measurements (%s; --no-data-consistency: off)",
                  checkpoint, ", ".join(f"{k} {v:.3g}" for k, v in projection.to_dict().items()))

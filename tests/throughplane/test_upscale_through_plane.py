@@ -102,6 +102,11 @@ def test_cli_writes_the_upscaled_scan_and_a_reusable_model(cli, tmp_path):
                        "--iterations", "1", "--init", model, "--device", "cpu")
     assert code == 0, err
     assert nib.load(str(again)).shape == (20, 18, 32)
+    # upscale grows both axes of each slice: a one-axis generator is one line, no output
+    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", tmp_path / "up.nii.gz", "--checkpoint", model,
+                       "--device", "cpu")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "mri-sr throughplane --init" in err
+    assert str(model) in err and not (tmp_path / "up.nii.gz").exists()
 
 
 @pytest.mark.parametrize(("spacing", "extra", "words"), [
