@@ -41,8 +41,7 @@ from mri_sr.logsetup import progress as progress_bar
 from mri_sr.resample import interpolate_axis, restore_extremes
 from mri_sr.sidecar import sidecar_path, write_sidecar
 from mri_sr.throughplane.selftrain import PERCENTILES, PairSampler, ThroughPlaneOptions, self_train
-from mri_sr.upscale import check_volume
-from mri_sr.upscale_options import check_output
+from mri_sr.upscale import check_output, check_volume
 
 log = logging.getLogger(__name__)
 
