@@ -116,7 +116,7 @@ BETAS = (0.9, 0.99)
 ESTIMATE_AFTER = 10
 """Iterations timed (after warm-up and thread calibration) for the logged time estimate."""
 CALIBRATION_STEPS = 4
-"""CPU, time budget: steps timed with all threads, then as many with one (on a busy machine one is faster)."""
+"""CPU, time budget: steps timed with all threads, then as many with one; the faster count is kept."""
 PERCENTILES = (0.5, 99.5)
 """Intensity percentiles mapped to [0, 1] before training and application."""
 
