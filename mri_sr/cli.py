@@ -15,7 +15,6 @@ from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import no_space_error
 from mri_sr.logsetup import configure_logging
 from mri_sr.signals import TERMINATED_EXIT_STATUS, Terminated, sigterm_raises
-from mri_sr.upscale_options import DEFAULT_SCALE
 
 PRECISION_HELP = "autocast: auto = bf16 where the CPU/GPU has it (fp16 on older GPUs), else fp32"
 
@@ -112,8 +111,7 @@ def cmd_upscale(args: argparse.Namespace) -> None:
 
 
 def _upscale(args: argparse.Namespace) -> None:
-    from mri_sr.upscale import upscale_file
-    from mri_sr.upscale_options import UpscaleOptions
+    from mri_sr.upscale import UpscaleOptions, upscale_file
 
     options = UpscaleOptions(scale=args.scale, axis=args.axis, batch_size=args.batch_size, tile=args.tile,
                              overlap=args.overlap, device=args.device, precision=args.precision, volume=args.volume,
@@ -258,6 +256,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:
+    from mri_sr.upscale import DEFAULT_SCALE
+
     p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")
     p.add_argument("output", help="output .nii or .nii.gz")

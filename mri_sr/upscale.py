@@ -43,9 +43,9 @@ import torch
 from mri_sr.checkpoint import load_generator
 from mri_sr.data.degradation import from_dict
 from mri_sr.data.normalize import fit_percentiles
-from mri_sr.device import Precision, pick_device
+from mri_sr.device import PRECISIONS, Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import refuse_overwriting_input
+from mri_sr.fsutil import check_output_folder, refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
@@ -54,9 +54,81 @@ from mri_sr.models import default_model
 from mri_sr.resample import imresize_torch, resize_axis, restore_extremes
 from mri_sr.sidecar import sidecar_path, write_sidecar
 from mri_sr.tiling import RunPlan, run_adaptive
-from mri_sr.upscale_options import DEFAULT_SCALE, UpscaleOptions, check_output
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SCALE = 2
+"""The factor of ``--method`` and of the shipped model when ``--scale`` is not given: a 1 mm
+isotropic scan becomes 0.5 mm isotropic."""
+
+
+@dataclasses.dataclass(frozen=True)
+class UpscaleOptions:
+    """How to upscale a scan.
+
+    Attributes:
+        scale: with ``--method``: the factor (default :data:`DEFAULT_SCALE`); with a checkpoint it
+            must match, if given; with neither: the shipped model of this factor (default
+            :data:`DEFAULT_SCALE`).
+        axis: slice axis 0, 1 or 2 (None: the largest spacing).
+        batch_size: LR slices per forward pass.
+        tile: LR tile size in pixels for slices too large for memory (None: whole slices).
+        overlap: least overlap of tiles, LR pixels.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (see :mod:`mri_sr.device`).
+        volume: time point (0-based) of a 4D scan; required for 4D input.
+        series: series of a DICOM folder holding several.
+        fuse_orthogonal: isotropic scans: upscale along two axes and average (every axis
+            upscaled); None: do so for an isotropic scan upscaled by a shipped model without
+            ``axis``; False: in-plane only.
+        self_ensemble: average a generator's outputs over the 4 quarter turns of each slice.
+        data_consistency: project the outputs of a generator trained on k-space-truncated LR onto
+            the scan's own k-space, up to the training noise level (:func:`mri_sr.upscale.load_upscaler`).
+        progress: show a progress bar.
+
+    Raises:
+        MriSrError: on construction, an option out of range (one line naming the option).
+    """
+
+    scale: int | None = None
+    axis: int | None = None
+    batch_size: int = 8
+    tile: int | None = None
+    overlap: int = 8
+    device: str = "auto"
+    precision: str = "auto"
+    volume: int | None = None
+    series: str | None = None
+    fuse_orthogonal: bool | None = None
+    self_ensemble: bool = False
+    data_consistency: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.scale is not None and self.scale not in (2, 3, 4):
+            raise MriSrError(f"--scale {self.scale}: must be 2, 3 or 4")
+        if self.axis is not None and self.axis not in (0, 1, 2):
+            raise MriSrError(f"--axis {self.axis}: must be 0, 1 or 2")
+        if self.batch_size < 1:
+            raise MriSrError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.overlap < 0:
+            raise MriSrError(f"--overlap {self.overlap}: must be at least 0")
+        if self.tile is not None and self.tile <= 2 * self.overlap:
+            raise MriSrError(f"--tile {self.tile}: must be larger than twice --overlap ({self.overlap})")
+        if self.precision not in PRECISIONS:
+            raise MriSrError(f"--precision {self.precision}: unknown (choose {', '.join(PRECISIONS)})")
+        if self.volume is not None and self.volume < 0:
+            raise MriSrError(f"--volume {self.volume}: must be at least 0")
+
+
+def check_output(path: Path) -> None:
+    """Fail early (before any work) on an output path that cannot be written."""
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
+        raise MriSrError(f"{path}: output must be a .nii or .nii.gz file")
+    if path.is_dir():
+        raise MriSrError(f"{path}: is a folder; give an output file name")
+    check_output_folder(path.parent)
+
 
 SliceUpscaler = Callable[[torch.Tensor], torch.Tensor]
 """Maps a (B, 1, h, w) float32 batch to (B, 1, h * scale, w * scale)."""
@@ -270,8 +342,10 @@ def load_upscaler(checkpoint: str | Path,
     checkpoint without a ``degradation`` record gets none.
 
     Raises:
-        MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, or
-            ``options.scale`` given and different from the checkpoint's (the message names the file).
+        MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, a
+            one-axis generator (trained on a degradation that is not ``in_plane``: ``mri-sr
+            throughplane --save-model``), or ``options.scale`` given and different from the
+            checkpoint's (the message names the file).
     """
     precision = Precision.choose(pick_device(options.device), options.precision)
     generator = load_generator(checkpoint, precision.device)
@@ -285,8 +359,11 @@ def load_upscaler(checkpoint: str | Path,
     inference = Inference(generator.net, precision, batch_size=options.batch_size, tile=options.tile,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
     trained_on = generator.info.get("degradation")
-    projection = (from_dict({**trained_on, "scale": generator.scale}).consistency()
-                  if trained_on and options.data_consistency else None)
+    degradation = from_dict({**trained_on, "scale": generator.scale}) if trained_on else None
+    if degradation is not None and not degradation.in_plane:
+        raise MriSrError(f"{checkpoint}: generator upscales the slice axis only (mri-sr throughplane); "
+                         "use it with mri-sr throughplane --init")
+    projection = degradation.consistency() if degradation is not None and options.data_consistency else None
     if projection is not None:
         log.info("%s: outputs projected onto the scan's measurements (%s; --no-data-consistency: off)",
                  checkpoint, ", ".join(f"{k} {v:.3g}" for k, v in projection.to_dict().items()))
@@ -300,7 +377,7 @@ def upscale_file(input: str | Path, output: str | Path, *, checkpoint: str | Pat
     and its JSON sidecar beside it (:mod:`mri_sr.sidecar`).
 
     With neither ``checkpoint`` nor ``method``, the shipped model of ``options.scale`` (default
-    :data:`~mri_sr.upscale_options.DEFAULT_SCALE`) runs (:func:`mri_sr.models.default_model`, its
+    :data:`DEFAULT_SCALE`) runs (:func:`mri_sr.models.default_model`, its
     file's SHA-256 checked); an isotropic scan is then upscaled along all three axes (the fusion
     of :func:`upscale_volume_orthogonal`) unless ``options.axis`` or ``options.fuse_orthogonal``
     says otherwise. A scan that is not isotropic is upscaled in-plane, and the log points to

@@ -25,8 +25,7 @@ from mri_sr.metrics import psnr
 from mri_sr.nets import build_network
 from mri_sr.resample import kspace_truncate, kspace_zero_fill
 from mri_sr.geometry import default_axis, upscaled_affine
-from mri_sr.upscale import bicubic, load_upscaler, upscale_volume, upscale_volume_orthogonal
-from mri_sr.upscale_options import UpscaleOptions
+from mri_sr.upscale import UpscaleOptions, bicubic, load_upscaler, upscale_volume, upscale_volume_orthogonal
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SCALE = 2

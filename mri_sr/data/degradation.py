@@ -47,6 +47,7 @@ class Degradation(ABC):
     """
 
     name: ClassVar[str]
+    in_plane: ClassVar[bool] = True  # both axes shrink by scale; False: rows only (SliceProfile)
     scale: int = 4
     blur_sigma: float = 0.0
     noise_sigma: float = 0.0
@@ -175,7 +176,8 @@ class Bicubic(Degradation):
         return imresize_torch(lr, output_shape=size).clamp(0.0, 1.0)
 
 
-#: The degradation kinds by name (manifest ``degradation``, record ``kind``, config ``kind``).
+#: The degradation kinds by name (manifest ``degradation``, record ``kind``, config ``kind``);
+#: :class:`SliceProfile` joins it below its class, at the end of this module.
 DEGRADATIONS: dict[str, type[Degradation]] = {cls.name: cls for cls in (Bicubic, KSpace)}
 
 
@@ -191,8 +193,12 @@ def degradation_class(name: str) -> type[Degradation]:
 
 
 def other_kind(cls: type[Degradation]) -> type[Degradation]:
-    """The next kind in :data:`DEGRADATIONS` (cyclically): with two kinds, the other one."""
-    kinds = list(DEGRADATIONS.values())
+    """The next in-plane kind (``in_plane``) of :data:`DEGRADATIONS`, cyclically: with two, the other one.
+
+    Raises:
+        ValueError: ``cls`` is not an in-plane kind (:class:`SliceProfile`).
+    """
+    kinds = [kind for kind in DEGRADATIONS.values() if kind.in_plane]
     return kinds[(kinds.index(cls) + 1) % len(kinds)]
 
 
@@ -298,3 +304,146 @@ class DegradationSampler:
                   "blur_sigma": float(rng.uniform(*o["blur_sigma"])),
                   "noise_sigma": float(rng.uniform(*o["noise_sigma"]))}
         return Draw(cls.from_params(**params), int(rng.integers(2**31 - 1)))
+
+
+@dataclass(frozen=True)
+class SliceProfile(Degradation):
+    """The slice profile of a 2D multi-slice acquisition: thick slices along the rows of a slice.
+
+    The one-axis kind of through-plane super-resolution (SMORE, Zhao et al., IEEE TMI 2021): the
+    rows of an (H, W) slice are the slice axis on a fine grid of ``scale`` voxels per thick slice;
+    each thick slice integrates the tissue over a box of the slice thickness, ``width`` fine voxels
+    wide (``width = scale``: contiguous slices; less: a gap between slices; more: overlapping
+    slices), and thick slice ``k`` is centred at fine row ``scale * k + (scale - 1) / 2`` (the
+    voxel-centre convention of :func:`mri_sr.geometry.upscaled_affine`). So (H, W) -> (H // scale, W):
+    the columns keep their size. Every forward is the linear map :meth:`matrix` along the rows, and
+    with contiguous slices thick slice ``k`` is exactly the mean of fine rows ``scale * k`` ..
+    ``scale * k + scale - 1``. Blur (in HR pixels, both axes) and Rician noise are those of
+    :class:`Degradation`.
+
+    Manifest rows (``prepare``) hold in-plane kinds only (the config schema's ``data.degradation.kind``);
+    :meth:`~Degradation.to_row` records kind, scale, blur and noise, which read back
+    (:func:`from_row`) as the contiguous profile: the width is in :meth:`~Degradation.to_dict`.
+
+    Attributes:
+        scale: integer factor ``S`` between the slice spacing and the fine grid.
+        width: box width in fine voxels (None: ``scale``, contiguous slices).
+    """
+
+    name: ClassVar[str] = "slice_profile"
+    in_plane: ClassVar[bool] = False
+    width: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.width is None:
+            object.__setattr__(self, "width", float(self.scale))
+
+    def kernel(self) -> tuple[np.ndarray, int]:
+        """Weights of the fine voxels one thick slice averages.
+
+        Returns:
+            ``(weights, first)``: (K,) float64 summing to 1, and the offset of the first weight
+            from ``S * k``: thick slice ``k = sum_i weights[i] * fine[S * k + first + i]``. Each
+            weight is the overlap of fine voxel ``[i - 0.5, i + 0.5]`` with the box.
+        """
+        centre = (self.scale - 1) / 2.0
+        low, high = centre - self.width / 2.0, centre + self.width / 2.0
+        first, last = math.floor(low + 0.5), math.ceil(high - 0.5)
+        index = np.arange(first, last + 1, dtype=np.float64)
+        weights = np.clip(np.minimum(index + 0.5, high) - np.maximum(index - 0.5, low), 0.0, None)
+        keep = weights > 1e-9
+        return weights[keep] / weights[keep].sum(), int(index[keep][0])
+
+    def matrix(self, length: int, phase: int = 0) -> np.ndarray:
+        """(n, length) float64 map from ``length`` fine voxels to ``n = (length - phase) // S`` thick slices.
+
+        Thick slice ``k`` is centred at fine index ``phase + S * k + (S - 1) / 2``; weights that
+        fall beyond the ends are given to the nearest end voxel (edge replication).
+        """
+        weights, first = self.kernel()
+        count = (length - phase) // self.scale
+        matrix = np.zeros((count, length), dtype=np.float64)
+        for k in range(count):
+            index = np.clip(phase + self.scale * k + first + np.arange(len(weights)), 0, length - 1)
+            np.add.at(matrix[k], index, weights)
+        return matrix
+
+    def degrade_axis(self, data: np.ndarray, axis: int, phase: int = 0) -> np.ndarray:
+        """Thick slices along ``axis`` of a fine array, as the scanner would have acquired them
+        (the box alone: no blur, no noise).
+
+        Args:
+            data: float array, any number of dimensions, fine spacing along ``axis``.
+            axis: the slice axis.
+            phase: first fine voxel of thick slice 0.
+
+        Returns:
+            float32 array (computed in float32), ``(shape[axis] - phase) // S`` long along
+            ``axis``, other axes unchanged.
+        """
+        matrix = self.matrix(data.shape[axis], phase).astype(np.float32)
+        moved = np.moveaxis(np.asarray(data, dtype=np.float32), axis, 0)
+        return np.moveaxis(np.tensordot(matrix, moved, axes=(1, 0)), 0, axis)
+
+    def _resample(self, img: np.ndarray) -> np.ndarray:
+        """(H, W) -> (H // S, W): :meth:`degrade_axis` along the rows (float32 arithmetic, as the
+        through-plane training pairs), returned as float64."""
+        return self.degrade_axis(img, 0).astype(np.float64)
+
+    def downsample(self, hr: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, C, H // S, W): :meth:`matrix` along the rows, in ``hr``'s dtype
+        (not clipped); see :meth:`Degradation.downsample`."""
+        return torch.from_numpy(self.matrix(hr.shape[-2])).to(hr) @ hr
+
+    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B, C, h * S, w): the least-squares HR of the LR (the pseudo-inverse
+        of :meth:`matrix`; contiguous slices: each thick slice repeated over its S fine rows),
+        clamped to [0, 1]."""
+        return (_pseudo_inverse(self, lr.shape[-2] * self.scale).to(lr) @ lr).clamp(0.0, 1.0)
+
+    def consistency(self) -> SliceProfileConsistency | None:
+        """Projection at this degradation's noise level; None for blurred LR (as :class:`KSpace`:
+        the LR is then not the box average of the HR)."""
+        if float(self.blur_sigma) != 0.0:
+            return None
+        return SliceProfileConsistency(self)
+
+
+def _pseudo_inverse(profile: SliceProfile, length: int) -> torch.Tensor:
+    """(length, length // S) float64 Moore-Penrose pseudo-inverse of ``profile.matrix(length)``."""
+    return torch.linalg.pinv(torch.from_numpy(profile.matrix(length)))
+
+
+@dataclass(frozen=True)
+class SliceProfileConsistency:
+    """Project SR images onto the set of images whose thick slices agree with their LR images up to the noise.
+
+    An LR image of the slice profile is ``A hr + n`` (``A``: :meth:`SliceProfile.matrix` along the
+    rows; ``n``: noise of standard deviation ``noise_sigma``). The set is ``{x : ||A+ (lr - A x)||
+    <= noise_sigma * ||A+||_F * sqrt(C W)}`` (``A+`` the pseudo-inverse; the radius is the expected
+    norm of ``A+ n`` over an image's C channels and W columns). Each image outside it moves in a
+    straight line to its surface, changing only its component in the row space of ``A``: with
+    ``noise_sigma = 0`` that is the orthogonal projection onto ``{x : A x = lr}``, exact, so the
+    output's thick slices are the LR's. The set is convex, as :class:`KSpaceConsistency`'s.
+
+    Attributes:
+        profile: the degradation (scale, width, noise_sigma).
+    """
+
+    profile: SliceProfile
+
+    def __call__(self, sr: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """Args: sr (B, C, H, W) float SR images; lr (B, C, H // S, W) their inputs.
+        Returns: (B, C, H, W) in ``sr``'s dtype."""
+        sr64, inverse = sr.to(torch.float64), _pseudo_inverse(self.profile, sr.shape[-2]).to(sr.device)
+        residual = inverse @ (lr.to(torch.float64) - self.profile.downsample(sr64))
+        radius = self.profile.noise_sigma * float(inverse.norm()) * math.sqrt(sr.shape[1] * sr.shape[-1])
+        step = (1.0 - radius / residual.flatten(1).norm(dim=1).clamp_min(1e-12)).clamp_min(0.0)
+        return (sr64 + step.view(-1, *[1] * (sr.dim() - 1)) * residual).to(sr.dtype)
+
+    def to_dict(self) -> dict[str, float]:
+        """The metrics JSON's ``data_consistency`` record."""
+        return {"noise_sigma": self.profile.noise_sigma}
+
+
+DEGRADATIONS[SliceProfile.name] = SliceProfile

@@ -1,14 +1,20 @@
 """Through-plane super-resolution of a whole thick-slice scan (``mri-sr throughplane``), SMORE-style.
 
 Steps: find the slice axis (largest spacing), the factor ``S`` (spacing ratio) and the slice
-profile (box of the slice thickness) (:mod:`mri_sr.throughplane.profile`); normalise the scan to
-[0, 1] by its 0.5 and 99.5 percentiles; self-train a one-axis generator on the scan's own in-plane
-slices degraded along one in-plane axis by that profile (:mod:`mri_sr.throughplane.selftrain`);
-apply it to the two orthogonal stacks that contain the slice axis and average them
-(:func:`apply_fused`); map back to scanner units (the clipped-off extremes are interpolated along
-the slice axis and added back, as in :mod:`mri_sr.upscale`). Only the slice axis grows, by ``S``,
-with the affine of :func:`mri_sr.geometry.upscaled_affine` (output voxel ``j`` at input index
-``(j + 0.5) / S - 0.5``): same field of view, orientation and units.
+profile (a box of the slice thickness, :class:`mri_sr.data.degradation.SliceProfile`) from the
+scan's geometry (:func:`detect`; :func:`dicom_slice_thickness` for DICOM input); normalise the
+scan to [0, 1] by its 0.5 and 99.5 percentiles; self-train a one-axis generator on the scan's own
+in-plane slices degraded along one in-plane axis by that profile
+(:mod:`mri_sr.throughplane.selftrain`); apply it to the two orthogonal stacks that contain the
+slice axis and average them (:func:`apply_fused`); map back to scanner units (the clipped-off
+extremes are interpolated along the slice axis and added back, as in :mod:`mri_sr.upscale`).
+Only the slice axis grows, by ``S``, with the affine of :func:`mri_sr.geometry.upscaled_affine`
+(output voxel ``j`` at input index ``(j + 0.5) / S - 0.5``): same field of view, orientation and
+units.
+
+A 2D multi-slice scan has fine in-plane spacing ``p`` and slice spacing ``d = S * p``; each slice
+integrates the tissue over a box of the slice thickness ``t`` (``t < d``: a gap between slices;
+``t = d``: contiguous slices), ``S * t / d`` voxels of the fine grid wide.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import save_checkpoint
+from mri_sr.data.degradation import SliceProfile
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import Precision, pick_device
+from mri_sr.errors import MriSrError
 from mri_sr.fsutil import file_sha256, refuse_overwriting_input
 from mri_sr.geometry import upscaled_affine
 from mri_sr.inference import Inference
@@ -32,12 +40,81 @@ from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.logsetup import progress as progress_bar
 from mri_sr.resample import interpolate_axis, restore_extremes
 from mri_sr.sidecar import sidecar_path, write_sidecar
-from mri_sr.throughplane.profile import detect, dicom_slice_thickness
 from mri_sr.throughplane.selftrain import PERCENTILES, PairSampler, ThroughPlaneOptions, self_train
-from mri_sr.upscale import check_volume
-from mri_sr.upscale_options import check_output
+from mri_sr.upscale import check_output, check_volume
 
 log = logging.getLogger(__name__)
+
+FACTORS = (2, 3, 4)
+"""Through-plane factors supported (the generators' one-axis upsampler)."""
+RATIO_TOLERANCE = 0.03
+"""A spacing ratio within 3 % of an integer is rounded to it."""
+MIN_RATIO = 1.5
+"""Below this slice-to-in-plane spacing ratio a scan counts as isotropic."""
+
+
+def dicom_slice_thickness(path: str | Path) -> tuple[float | None, float | None]:
+    """``(SliceThickness, SpacingBetweenSlices)`` in mm of a DICOM folder or file; None when absent.
+
+    Reads those two tags of the first DICOM file found (sorted names), nothing else.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        try:
+            ds = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["SliceThickness", "SpacingBetweenSlices"])
+        except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
+            continue
+        values = []
+        for keyword in ("SliceThickness", "SpacingBetweenSlices"):
+            try:
+                value = float(ds.get(keyword))
+            except (TypeError, ValueError):
+                value = float("nan")
+            values.append(value if np.isfinite(value) and value > 0 else None)
+        return values[0], values[1]
+    return None, None
+
+
+def detect(spacing: tuple[float, float, float], *, scale: int | None = None, thickness: float | None = None,
+           name: str = "input") -> tuple[int, SliceProfile]:
+    """The slice axis and slice profile of a thick-slice scan.
+
+    Args:
+        spacing: voxel size of the three array axes, mm.
+        scale: the factor to use (default: the slice-to-in-plane spacing ratio, rounded when
+            within 3 % of an integer).
+        thickness: slice thickness ``t`` in mm (DICOM SliceThickness); default: the slice spacing
+            ``d`` (contiguous slices). Thinner than the spacing means a gap; the box is never wider
+            than twice the spacing. The profile's box is ``S * t / d`` fine voxels wide.
+        name: file name for messages.
+
+    Returns:
+        ``(axis, profile)``: the axis of largest spacing and its
+        :class:`~mri_sr.data.degradation.SliceProfile` (no blur, no noise).
+
+    Raises:
+        MriSrError: an isotropic scan, a ratio far from an integer, or a factor not in 2, 3, 4.
+    """
+    axis = int(np.argmax(spacing))
+    fine = float(np.mean([s for a, s in enumerate(spacing) if a != axis]))
+    ratio = spacing[axis] / fine
+    shown = " x ".join(f"{s:.4g}" for s in spacing)
+    if ratio < MIN_RATIO:
+        raise MriSrError(f"{name}: scan is nearly isotropic ({shown} mm); through-plane super-resolution needs thick slices")
+    if scale is None:
+        scale = round(ratio)
+        if abs(ratio - scale) > RATIO_TOLERANCE * scale:
+            raise MriSrError(f"{name}: slice spacing is {ratio:.3f} times the in-plane spacing ({shown} mm), not "
+                             f"an integer factor; give --scale")
+    if scale not in FACTORS:
+        raise MriSrError(f"{name}: through-plane factor {scale} is not supported (supported: "
+                         f"{', '.join(map(str, FACTORS))})")
+    thickness = spacing[axis] if thickness is None else min(thickness, 2.0 * spacing[axis])
+    return axis, SliceProfile(scale=scale, width=scale * thickness / spacing[axis])
 
 
 def apply_fused(sr: Inference, data: np.ndarray, axis: int, *, batch_size: int = 8,
@@ -96,7 +173,7 @@ def upscale_through_plane(volume: Volume, options: ThroughPlaneOptions = Through
     check_volume(volume, name)
     options.check(name)
     axis, profile = detect(volume.spacing, scale=options.scale, thickness=options.thickness, name=name)
-    scale = profile.factor
+    scale = profile.scale
     log.info("%s: slice axis %d, x%d, slice profile a box of %.3g fine voxels", name, axis, scale, profile.width)
     norm = fit_percentiles(volume.data, *PERCENTILES, name=name)
     unclipped = norm.apply(volume.data, clip=False)

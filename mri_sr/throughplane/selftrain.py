@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from mri_sr.checkpoint import generator_payload
+from mri_sr.data.degradation import SliceProfile
 from mri_sr.data.normalize import FOREGROUND_LEVEL
 from mri_sr.device import Precision
 from mri_sr.errors import MriSrError
-from mri_sr.throughplane.profile import SliceProfile, degrade_axis
 from mri_sr.train.config import validate_model_config
 from mri_sr.train.engine import Budget, run_steps
 from mri_sr.train.runfolder import init_generators
@@ -48,16 +48,16 @@ class PairSampler:
 
     Args:
         slices: (n, A, B) float32 in [0, 1]: the in-plane slices, normalised.
-        profile: slice profile and factor ``S``.
+        profile: the slice profile (its ``scale`` is the factor ``S``).
         lr_size: (rows, columns) of an LR patch; rows are thick slices, columns fine voxels
             (shrunk to fit small slices).
     """
 
     def __init__(self, slices: np.ndarray, profile: SliceProfile, lr_size: tuple[int, int] = (16, 48)) -> None:
         self.profile = profile
-        scale = profile.factor
+        scale = profile.scale
         self.hr = [np.ascontiguousarray(slices), np.ascontiguousarray(slices.transpose(0, 2, 1))]
-        self.lr = [[degrade_axis(hr, 1, profile, phase) for phase in range(scale)] for hr in self.hr]
+        self.lr = [[profile.degrade_axis(hr, 1, phase) for phase in range(scale)] for hr in self.hr]
         shortest = min(lr.shape[1] for per_phase in self.lr for lr in per_phase)
         narrowest = min(hr.shape[2] for hr in self.hr)
         if shortest < 1:
@@ -75,7 +75,7 @@ class PairSampler:
             ``(lr, hr)``: (B, 1, P, Q) and (B, 1, S * P, Q) float32 in [0, 1]; HR row ``S k + r``
             is fine row ``r`` of thick slice ``k``. Random flips of both axes.
         """
-        scale, (rows, cols) = self.profile.factor, self.lr_size
+        scale, (rows, cols) = self.profile.scale, self.lr_size
         candidates = []
         for _ in range(4 * batch_size):
             orient, phase = int(rng.integers(2)), int(rng.integers(scale))
@@ -116,7 +116,7 @@ BETAS = (0.9, 0.99)
 ESTIMATE_AFTER = 10
 """Iterations timed (after warm-up and thread calibration) for the logged time estimate."""
 CALIBRATION_STEPS = 4
-"""CPU, time budget: steps timed with all threads, then as many with one (on a busy machine one is faster)."""
+"""CPU, time budget: steps timed with all threads, then as many with one; the faster count is kept."""
 PERCENTILES = (0.5, 99.5)
 """Intensity percentiles mapped to [0, 1] before training and application."""
 
@@ -127,7 +127,7 @@ class ThroughPlaneOptions:
 
     Attributes:
         scale: factor ``S`` (None: the slice-to-in-plane spacing ratio; see
-            :func:`mri_sr.throughplane.profile.detect`).
+            :func:`mri_sr.throughplane.apply.detect`).
         thickness: slice thickness in mm (None: DICOM ``SliceThickness`` for DICOM input, else the
             slice spacing, no gap).
         model: a :data:`MODELS` name, or a network spec (tests: micro nets).
@@ -139,8 +139,8 @@ class ThroughPlaneOptions:
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         precision: autocast of training and application (``auto``: bf16 where the CPU or GPU has it).
         volume: time point of a 4D scan (0-based); series: the series of a DICOM folder holding several.
-        save_model: also write the trained generator as an mri-sr checkpoint here (for ``init``, or
-            ``mri-sr upscale --checkpoint`` on the same slice axis).
+        save_model: also write the trained generator as an mri-sr checkpoint here (for ``init``;
+            ``mri-sr upscale --checkpoint`` refuses it: it upscales one axis).
         progress: progress bars on stderr.
     """
 
@@ -229,13 +229,14 @@ class SelfTrained:
 
     def payload(self, axis: int, profile: SliceProfile) -> dict[str, Any]:
         """The generator checkpoint: :func:`~mri_sr.checkpoint.generator_payload` of the run (no
-        prepared folder: normalisation :data:`PERCENTILES`, degradation None), with the slice
-        axis and profile it learnt under ``slice_profile``."""
+        prepared folder: normalisation :data:`PERCENTILES`, degradation the slice profile's
+        :meth:`~mri_sr.data.degradation.Degradation.to_dict`), with the scan's slice axis it
+        learnt under ``slice_axis``."""
         t = self.trainer
-        made = {"scale": profile.factor, "degradation": None,
+        made = {"scale": profile.scale, "degradation": profile.to_dict(),
                 "data": {"normalisation": {"low_percentile": PERCENTILES[0], "high_percentile": PERCENTILES[1]}}}
         return {**generator_payload(self.config, t.specs, t.raw_nets, made, self.iterations, t.precision.mode),
-                "slice_profile": {"axis": axis, "factor": profile.factor, "width": profile.width}}
+                "slice_axis": axis}
 
 
 def self_train(sampler: PairSampler, options: ThroughPlaneOptions, precision: Precision | None = None) -> SelfTrained:
@@ -249,7 +250,7 @@ def self_train(sampler: PairSampler, options: ThroughPlaneOptions, precision: Pr
     torch's thread count (:class:`_ThreadChoice`); the caller restores it.
 
     Args:
-        sampler: pair source; ``sampler.profile.factor`` is the generator's scale.
+        sampler: pair source; ``sampler.profile.scale`` is the generator's scale.
         options: model, init, minutes, iterations, batch size, seed.
         precision: device and autocast mode (default: fp32 on the CPU).
 
@@ -263,7 +264,7 @@ def self_train(sampler: PairSampler, options: ThroughPlaneOptions, precision: Pr
     precision = precision or Precision(torch.device("cpu"))
     config = model_config(options)
     seed_everything(options.seed)  # the initial weights
-    trainer = Trainer(config, sampler.profile.factor, precision)
+    trainer = Trainer(config, sampler.profile.scale, precision)
     if options.init is not None:
         init_generators(trainer.raw_nets, trainer.specs, options.init, partial=True)
     rng = np.random.default_rng(options.seed)

@@ -1,5 +1,6 @@
 """The degradation interface: each kind's NumPy and torch forwards agree, its records round-trip, old
-records load, k-space zero filling inverts the truncation, and only k-space LR has a projection."""
+records load, k-space zero filling inverts the truncation, only k-space LR has a projection among the
+in-plane kinds, and the sampler swaps in-plane kinds only (the slice profile: test_slice_profile.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from mri_sr.io import load_volume
 from mri_sr.resample import kspace_truncate, kspace_zero_fill
 
 KINDS = [DEGRADATIONS[name] for name in sorted(DEGRADATIONS)]
+IN_PLANE = [kind for kind in KINDS if kind.in_plane]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def test_numpy_and_torch_forwards_agree_without_noise(kind, scale, slice_hr):
     degradation = kind(scale)
     numpy_lr = degradation(slice_hr, np.random.default_rng(0))
     torch_lr = degradation.downsample(torch.from_numpy(slice_hr)[None, None].double())[0, 0].numpy()
-    assert numpy_lr.shape == torch_lr.shape == (slice_hr.shape[0] // scale, slice_hr.shape[1] // scale)
+    width = slice_hr.shape[1] // scale if kind.in_plane else slice_hr.shape[1]  # one-axis kinds keep W
+    assert numpy_lr.shape == torch_lr.shape == (slice_hr.shape[0] // scale, width)
     np.testing.assert_allclose(numpy_lr, torch_lr, atol=1e-6)  # the NumPy forward rounds to float32
 
 
@@ -91,8 +94,9 @@ def test_only_unblurred_kspace_lr_has_a_consistency_projection():
 
 def test_registry_names_and_other_kind():
     assert all(cls.name == name for name, cls in DEGRADATIONS.items())
-    assert {other_kind(cls) for cls in KINDS} == set(KINDS)
-    assert all(other_kind(cls) is not cls for cls in KINDS)
+    assert set(IN_PLANE) == {Bicubic, KSpace}
+    assert {other_kind(cls) for cls in IN_PLANE} == set(IN_PLANE)
+    assert all(other_kind(cls) is not cls for cls in IN_PLANE)
 
 
 @pytest.mark.parametrize("base", [KSpace(4, 0.0, 0.01), Bicubic(4, 0.3, 0.0)])

@@ -10,8 +10,8 @@ import torch
 from mri_sr.geometry import upscaled_affine
 from mri_sr.io import Volume
 from mri_sr.checkpoint import load_checkpoint, load_generator
+from mri_sr.data.degradation import SliceProfile, from_dict
 from mri_sr.throughplane.apply import upscale_through_plane
-from mri_sr.throughplane.profile import SliceProfile, degrade_axis
 from mri_sr.throughplane.selftrain import PairSampler, ThroughPlaneOptions, self_train
 
 MICRO = {"type": "srresnet", "in_channels": 1, "num_feat": 4, "num_block": 1, "image_skip": True, "upscale_axes": "h"}
@@ -55,7 +55,7 @@ def test_geometry_orientation_and_units():
     centre = nib.affines.apply_affine(result.affine, [0, 0, 5])
     assert centre == pytest.approx(nib.affines.apply_affine(volume.affine, [0, 0, 5.5 / 4 - 0.5]))
     # Same units: thick slices of the result come back to the input (a nearly untrained net is interpolation).
-    again = degrade_axis(result.data, 2, SliceProfile(4, 4.0))
+    again = SliceProfile(scale=4).degrade_axis(result.data, 2)
     assert np.abs(again - volume.data).mean() < 0.03 * np.ptp(volume.data)
 
 
@@ -96,12 +96,17 @@ def test_cli_writes_the_upscaled_scan_and_a_reusable_model(cli, tmp_path):
     assert generator.net(torch.rand(1, 1, 5, 7)).shape == (1, 1, 20, 7)
     payload = load_checkpoint(model)
     assert payload["iteration"] == 2 and payload["config"]["train"]["iterations"] == 2
-    assert payload["slice_profile"] == {"axis": 2, "factor": 4, "width": 4.0}
+    assert payload["slice_axis"] == 2 and from_dict(payload["degradation"]) == SliceProfile(scale=4, width=4.0)
     again = tmp_path / "again.nii.gz"
     code, _, err = cli("throughplane", tmp_path / "thick.nii.gz", again, "--model", "srresnet",
                        "--iterations", "1", "--init", model, "--device", "cpu")
     assert code == 0, err
     assert nib.load(str(again)).shape == (20, 18, 32)
+    # upscale grows both axes of each slice: a one-axis generator is one line, no output
+    code, _, err = cli("upscale", tmp_path / "thick.nii.gz", tmp_path / "up.nii.gz", "--checkpoint", model,
+                       "--device", "cpu")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "mri-sr throughplane --init" in err
+    assert str(model) in err and not (tmp_path / "up.nii.gz").exists()
 
 
 @pytest.mark.parametrize(("spacing", "extra", "words"), [
@@ -152,7 +157,7 @@ def test_cli_4d_needs_volume(cli, tmp_path):
 
 def test_time_budget_bounds_training_and_keeps_thread_count():
     threads = torch.get_num_threads()
-    sampler = PairSampler(np.random.default_rng(0).random((4, 16, 16)).astype(np.float32), SliceProfile(2, 2.0))
+    sampler = PairSampler(np.random.default_rng(0).random((4, 16, 16)).astype(np.float32), SliceProfile(scale=2))
     run = self_train(sampler, ThroughPlaneOptions(model=MICRO, minutes=0.02, progress=False))
     assert run.iterations >= 1 and run.seconds < 1.2 + 30.0  # the step running at the deadline ends
     assert run.config["train"]["iterations"] == run.iterations and run.loss is not None
