@@ -256,7 +256,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:
-    from mri_sr.upscale import DEFAULT_SCALE
+    from mri_sr.models import DEFAULT_SCALE
 
     p = sub.add_parser("upscale", help="super-resolve a whole scan, keeping its place in scanner space")
     p.add_argument("input", help="NIfTI file, DICOM folder or fastMRI .h5")

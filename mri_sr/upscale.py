@@ -50,17 +50,12 @@ from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
 from mri_sr.logsetup import progress as progress_bar
-from mri_sr.models import default_model
+from mri_sr.models import DEFAULT_SCALE, default_model
 from mri_sr.resample import imresize_torch, resize_axis, restore_extremes
 from mri_sr.sidecar import sidecar_path, write_sidecar
 from mri_sr.tiling import RunPlan, run_adaptive
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SCALE = 2
-"""The factor of ``--method`` and of the shipped model when ``--scale`` is not given: a 1 mm
-isotropic scan becomes 0.5 mm isotropic."""
-
 
 @dataclasses.dataclass(frozen=True)
 class UpscaleOptions:

@@ -31,6 +31,9 @@ from mri_sr.errors import MriSrError
 from mri_sr.fsutil import atomic_path, file_sha256
 
 ENV_FOLDER = "MRI_SR_MODELS"
+DEFAULT_SCALE = 2
+"""The factor of ``--method`` and of the shipped model when ``--scale`` is not given: a 1 mm
+isotropic scan becomes 0.5 mm isotropic."""
 INDEX = "index.yaml"
 FIELDS = ("name", "scale", "file", "card", "sha256", "description")
 PACKAGE_FOLDER = Path(__file__).resolve().parent
