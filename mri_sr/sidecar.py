@@ -32,9 +32,14 @@ SOFTWARE = "mri-sr"
 
 
 def sidecar_path(output: str | Path) -> Path:
-    """``x.nii.gz`` -> ``x.json`` beside it (the name up to its first dot)."""
+    """The JSON beside an image: ``x.nii.gz`` / ``x.nii`` (any case) -> ``x.json``, other dots in
+    the name kept (``scan.v2.nii.gz`` -> ``scan.v2.json``); another name has its last suffix
+    replaced (``0001.dcm`` -> ``0001.json``)."""
     output = Path(output)
-    return output.with_name(output.name.split(".")[0] + ".json")
+    for extension in (".nii.gz", ".nii"):
+        if output.name.lower().endswith(extension):
+            return output.with_name(output.name[:-len(extension)] + ".json")
+    return output.with_suffix(".json")
 
 
 def source_name(source: str | Path) -> str:

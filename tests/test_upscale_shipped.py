@@ -218,3 +218,14 @@ def test_uncertainty_must_not_be_the_output(cli, models, iso_scan, tmp_path, err
     error_line(cli("upscale", path, tmp_path / "out.nii.gz", "--uncertainty", tmp_path / "std.txt"),
                "std.txt", ".nii")
     assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_a_dotted_name_keeps_its_dots_in_the_sidecar(cli, tmp_path):
+    mni = load_volume("builtin:mni152")
+    path = tmp_path / "scan.v1.nii.gz"
+    save_nifti(Volume(np.ascontiguousarray(mni.data[80:100, 100:120, 80:90]), mni.affine, "crop"), path)
+    (tmp_path / "scan.v1.json").write_text("{}")  # the input's own sidecar
+    code, _, err = cli("upscale", path, tmp_path / "scan.v2.NII.GZ", "--method", "bicubic")
+    assert code == 0, err
+    assert json.loads((tmp_path / "scan.v2.json").read_text())["SourceFile"] == "scan.v1.nii.gz"
+    assert (tmp_path / "scan.v1.json").read_text() == "{}" and not (tmp_path / "scan.json").exists()
