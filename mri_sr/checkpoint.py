@@ -40,7 +40,7 @@ from torch import nn
 
 from mri_sr import __version__
 from mri_sr.errors import MriSrError, one_line
-from mri_sr.fsutil import atomic_path
+from mri_sr.fsutil import atomic_path, check_output_file, refuse_overwriting_input
 from mri_sr.nets import build_network
 from mri_sr.nets.rrdbnet import convert_legacy_esrgan_keys
 
@@ -287,10 +287,13 @@ def interpolate_checkpoints(
         alpha: weight of the GAN network, in [0, 1].
 
     Raises:
-        MriSrError: alpha outside [0, 1]; a file unreadable or of the wrong kind; keys or shapes
-            differ (the message names both files and the first mismatching key).
+        MriSrError: alpha outside [0, 1]; an output that cannot be written or is an input; a
+            file unreadable or of the wrong kind; keys or shapes differ (the message names both
+            files and the first mismatching key).
     """
     psnr_path, gan_path, out_path = Path(psnr_path), Path(gan_path), Path(out_path)
+    check_output_file(out_path)
+    refuse_overwriting_input(out_path, (psnr_path, gan_path))
     try:
         _check_alpha(alpha)
     except ValueError as exc:

@@ -75,10 +75,8 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from mri_sr.fsutil import refuse_overwriting_input
     from mri_sr.checkpoint import interpolate_checkpoints
 
-    refuse_overwriting_input(args.out, (args.psnr, args.gan))
     interpolate_checkpoints(args.psnr, args.gan, args.out, args.alpha)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mri_sr.device import PRECISIONS
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import check_output_folder
+from mri_sr.fsutil import check_output_file
 
 DEFAULT_SCALE = 2
 """The factor of ``--method`` and of the shipped model when ``--scale`` is not given: a 1 mm
@@ -77,6 +77,4 @@ def check_output(path: Path) -> None:
     """Fail early (before any work) on an output path that cannot be written."""
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise MriSrError(f"{path}: output must be a .nii or .nii.gz file")
-    if path.is_dir():
-        raise MriSrError(f"{path}: is a folder; give an output file name")
-    check_output_folder(path.parent)
+    check_output_file(path)

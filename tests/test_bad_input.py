@@ -565,3 +565,53 @@ def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line
     error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
                    "--device", "cpu"), str(folder), "damaged", "prepare it again")
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------ issue 25 again: outputs onto inputs, outputs under a file
+
+def test_no_command_writes_onto_or_into_its_inputs(cli, tmp_path, prepared_x2, error_line):
+    """evaluate, report, features, train and throughplane refuse outputs that are an input or lie
+    inside an input folder, before any work; every file stays byte-identical."""
+    import shutil
+
+    data = tmp_path / "x2"
+    shutil.copytree(prepared_x2, data)
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32))
+    (tmp_path / "g.pt").write_bytes(b"weights")
+    (tmp_path / "m.json").write_text('{"method": "bicubic"}')
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    before = snapshot(tmp_path)
+    evaluate = ("evaluate", "--dataset", data, "--scale", 2)
+    error_line(cli(*evaluate, "--method", "bicubic", "--out", data / "manifest.csv"), "manifest.csv", "inside the input")
+    error_line(cli(*evaluate, "--method", tmp_path / "g.pt", "--out", tmp_path / "g.pt"), "g.pt", "is the input")
+    error_line(cli(*evaluate, "--method", "bicubic", "--out", tmp_path / "e.json", "--images", data / "shards"),
+               "shards", "inside the input")
+    error_line(cli("report", "--metrics", tmp_path / "m.json", "--out", tmp_path / "m.json"), "m.json", "is the input")
+    error_line(cli("features", "--data", data, "--out", data / "manifest.csv", "--iterations", 1),
+               "manifest.csv", "inside the input")
+    for run in (data, data / "run"):
+        error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", data, "--out", run, "--device", "cpu"),
+                   run, "input")
+    error_line(cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", scan, "--iterations", 1, "--scale", 2),
+               "scan.nii", "is the input")
+    error_line(cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", tmp_path / "tp.nii", "--iterations", 1,
+                   "--scale", 2), "--save-model", "is an output")
+    assert snapshot(tmp_path) == before
+
+
+def test_an_output_under_a_file_names_that_file(cli, tmp_path, prepared_x2, error_line):
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32))
+    (tmp_path / "m.json").write_text('{"method": "bicubic"}')
+    before = snapshot(tmp_path)
+    under = tmp_path / "scan.nii" / "sub"
+    for result in (cli("upscale", scan, under / "o.nii", "--method", "bicubic"),
+                   cli("evaluate", "--dataset", prepared_x2, "--scale", 2, "--method", "bicubic", "--out",
+                       under / "m.json"),
+                   cli("report", "--metrics", tmp_path / "m.json", "--out", under / "r.html"),
+                   cli("interpolate", "--alpha", 0.5, scan, scan, under / "i.pt"),
+                   cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", under / "s.pt", "--iterations", 1,
+                       "--scale", 2)):
+        error_line(result, under, f"({scan} is not a folder)")
+    error_line(cli("evaluate", "--dataset", prepared_x2, "--scale", 2, "--method", "bicubic", "--out",
+                   tmp_path / "e.json", "--images", scan), scan, "--images")
+    assert snapshot(tmp_path) == before
