@@ -52,6 +52,10 @@ def _check_alike(frames: list[Frame], name: str) -> None:
         )
 
 
+def _image_name(frame: Frame) -> str:
+    return frame.path.name if frame.index is None else f"{frame.path.name} frame {frame.index + 1}"
+
+
 def stack_geometry(frames: list[Frame], name: str) -> tuple[np.ndarray, np.ndarray]:
     """Order frames into a (Z, T) grid and compute the voxel-to-RAS affine.
 
@@ -89,9 +93,13 @@ def stack_geometry(frames: list[Frame], name: str) -> tuple[np.ndarray, np.ndarr
             slices.append([int(index)])
     counts = Counter(len(members) for members in slices)
     if len(counts) > 1:
+        usual = counts.most_common(1)[0][0]
+        odd = next(members for members in slices if len(members) != usual)
+        images = ", ".join(_image_name(frames[i]) for i in odd[:3]) + (", ..." if len(odd) > 3 else "")
         raise MriSrError(
-            f"{name}: slice positions hold different numbers of images ({min(counts)} to {max(counts)}); "
-            "the series looks incomplete"
+            f"{name}: the slice at {distance[odd[0]]:.4g} mm along the slice normal holds {len(odd)} "
+            f"image{'s' if len(odd) != 1 else ''} ({images}) where the others hold {usual}: "
+            f"{'a duplicated image' if len(odd) > usual else 'a missing image'} (or an incomplete series)"
         )
     order = np.array([sorted(members, key=lambda i: frames[i].order) for members in slices], dtype=np.int64)
 

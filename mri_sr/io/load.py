@@ -47,8 +47,8 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
         path: a NIfTI file (``.nii``, ``.nii.gz``), a DICOM series folder or single DICOM file,
             a fastMRI ``.h5`` file or ``builtin:mni152`` (the MNI152 T1 1 mm template that
             ships with nilearn).
-        series: for a DICOM folder holding several series, the SeriesInstanceUID (or a
-            unique prefix) or SeriesNumber to load.
+        series: for a DICOM folder holding several series, the SeriesNumber, series key
+            (:func:`mri_sr.io.dicom.series_key`) or SeriesInstanceUID (or a unique prefix) to load.
 
     Returns:
         The volume; 4D (time last) when the source holds several time points.
