@@ -65,7 +65,7 @@ def test_4d_input_without_volume_index(cli, tmp_path):
 def test_all_zero_or_nan_volume(cli, tmp_path, fill, problem):
     data = np.random.default_rng(0).random((40, 40, 40)).astype(np.float32)
     data = np.zeros_like(data) if fill == 0 else np.where(data > 0.5, np.nan, data)
-    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "bad.nii.gz")
+    nifti(tmp_path / "bad.nii.gz", data, np.eye(4))
     prepare_fails(cli, tmp_path, tmp_path / "bad.nii.gz", problem, hr_patch_size=16)
 
 
@@ -615,3 +615,103 @@ def test_an_output_under_a_file_names_that_file(cli, tmp_path, prepared_x2, erro
     error_line(cli("evaluate", "--dataset", prepared_x2, "--scale", 2, "--method", "bicubic", "--out",
                    tmp_path / "e.json", "--images", scan), scan, "--images")
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ issue 25 again: values, offsets, library messages
+
+def test_values_beyond_float32_are_one_line(cli, tmp_path, error_line):
+    """Finite float64 values beyond float32's range would be read as infinities ("NaN or infinite")."""
+    import h5py
+
+    values = np.random.default_rng(0).uniform(1, 2, (8, 8, 4)) * 1e300
+    nifti(tmp_path / "big.nii", values)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["reconstruction_rss"] = values.transpose(2, 1, 0)
+    for name in ("big.nii", "big.h5"):
+        error_line(cli("info", tmp_path / name), name, "256 voxel values", "beyond the float32 range")
+
+
+def test_an_output_beyond_float32_is_not_written(tmp_path, error_line):
+    """Bicubic overshoot of values near float32's largest would be written as infinities."""
+    data = np.random.default_rng(0).random((16, 16, 5)).astype(np.float32) * np.float32(3.3e38)
+    nifti(tmp_path / "near.nii", data)
+    error_line(run_cli("upscale", tmp_path / "near.nii", tmp_path / "out.nii", "--method", "bicubic"),
+               "out.nii", "NaN or infinite voxels", "nothing written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["near.nii"]
+
+
+def test_a_data_offset_beyond_the_file_is_named(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "offset.nii", np.ones((12, 10, 5), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[108:112] = np.float32(1e6).tobytes()  # vox_offset
+    path.write_bytes(bytes(raw))
+    error_line(cli("info", path), "offset.nii", "shorter than its header says", "needs 1002400 bytes")
+
+
+def test_nibabel_messages_are_not_extra_lines(tmp_path, error_line):
+    """nibabel prints its messages with a handler of its own and again through logging; an error is
+    one line and a warning one log line naming the file (real subprocesses: nibabel's handler
+    writes to the process's stderr)."""
+    path = nifti(tmp_path / "offset.nii", np.ones((12, 10, 5), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[108:112] = np.float32(200).tobytes()  # vox_offset inside the header
+    path.write_bytes(bytes(raw))
+    code, _, err = run_cli("info", path)
+    assert err.strip().splitlines() == [err.strip()] and "offset.nii" in err and "vox offset 200" in err, err
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((12, 10, 5), np.float32), None)
+    img.header.set_sform(np.diag([1.2, 1.2, 3.0, 1.0]), code=1)
+    img.header.set_qform(np.diag([1.2, 1.2, 3.0, 1.0]), code=1)
+    img.header["pixdim"][1] = 0.0
+    nib.save(img, tmp_path / "zoom.nii")
+    code, out, err = run_cli("info", tmp_path / "zoom.nii")
+    assert code == 0 and "1.2 x 1.2 x 3 mm" in out, err
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("WARNING mri_sr.io.nifti: ") and "zoom.nii" in line for line in lines), err
+    assert len(lines) == len(set(lines))
+
+
+@pytest.mark.parametrize("header,words", [
+    ("<ismrmrdHeader><encoding>", "unreadable ismrmrd_header"),
+    ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>8</x><y>8</y><z>1</z></matrixSize><fieldOfView_mm>"
+     "<x>-200</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>", "positive number"),
+    ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>0</x><y>8</y><z>1</z></matrixSize><fieldOfView_mm>"
+     "<x>200</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>", "positive number"),
+])
+def test_fastmri_header_without_a_voxel_size_is_one_line(cli, tmp_path, error_line, header, words):
+    """A damaged header was read as 1 mm voxels, a negative field of view as a flipped axis."""
+    import h5py
+
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f["reconstruction_rss"] = np.ones((4, 8, 8), np.float32)
+        f["ismrmrd_header"] = header
+    error_line(cli("info", tmp_path / "scan.h5"), "scan.h5", words)
+
+
+def test_fastmri_without_an_image(cli, tmp_path, error_line):
+    import h5py
+
+    with h5py.File(tmp_path / "empty.h5", "w") as f:
+        f["reconstruction_rss"] = np.zeros((0, 8, 8), np.float32)
+    error_line(cli("upscale", tmp_path / "empty.h5", tmp_path / "out.nii", "--method", "bicubic"),
+               "empty.h5", "holds no voxels")
+    assert not (tmp_path / "out.nii").exists()
+    with h5py.File(tmp_path / "raw.h5", "w") as f:
+        f["kspace"] = np.zeros((0, 640, 368), np.complex64)
+    error_line(cli("info", tmp_path / "raw.h5"), "raw.h5", "it holds: kspace", "reconstruct")
+    with h5py.File(tmp_path / "text.h5", "w") as f:
+        f["reconstruction_rss"] = np.array([b"abc"] * 4)
+    error_line(cli("info", tmp_path / "text.h5"), "text.h5", "not image intensities")
+
+
+def test_complex_fastmri_reconstruction_is_read_as_its_magnitude(cli, tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    values = (rng.normal(size=(4, 8, 8)) + 1j * rng.normal(size=(4, 8, 8))).astype(np.complex64)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f["reconstruction_rss"] = values
+    from mri_sr.io import load_volume
+
+    np.testing.assert_allclose(load_volume(tmp_path / "c.h5").data, np.abs(values).transpose(2, 1, 0), rtol=1e-6)

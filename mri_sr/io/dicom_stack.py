@@ -19,6 +19,7 @@ import pydicom
 
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.io.dicom_frames import Frame
+from mri_sr.io.volume import to_float32
 
 SAME_POSITION_MM = 0.01
 """Frames whose positions along the normal differ by less than this share a slice."""
@@ -140,7 +141,8 @@ def read_pixels(frames: list[Frame], order: np.ndarray) -> np.ndarray:
         (X, Y, Z, T) float32 array in scanner units; X = column, Y = row of the pixel matrix.
 
     Raises:
-        MriSrError: a file's pixel data cannot be decoded or does not match its header.
+        MriSrError: a file's pixel data cannot be decoded or does not match its header, or its
+            scaled values lie beyond float32's range.
     """
     rows, cols = frames[0].shape
     data = np.empty((cols, rows) + order.shape, dtype=np.float32)
@@ -165,5 +167,6 @@ def read_pixels(frames: list[Frame], order: np.ndarray) -> np.ndarray:
                 raise MriSrError(f"{path}: frame {slot + 1} is missing from the pixel data")
             slope, intercept = frame.scaling()
             z, t = place[index]
-            data[:, :, z, t] = (pixels[slot].T * slope + intercept).astype(np.float32)
+            data[:, :, z, t] = to_float32(lambda wanted: (pixels[slot].T * slope + intercept).astype(wanted),
+                                          str(path))
     return data

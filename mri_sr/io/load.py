@@ -54,14 +54,17 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
         The volume; 4D (time last) when the source holds several time points.
 
     Raises:
-        MriSrError: a one-line message naming the path and the problem; a degenerate affine
-            (NaN, a zero column, singular) is refused here, for every format.
+        MriSrError: a one-line message naming the path and the problem; a scan without voxels
+            (a dimension of 0) and a degenerate affine (NaN, a zero column, singular) are refused
+            here, for every format.
     """
     text = str(path)
     if text.startswith(BUILTIN_PREFIX):
         return _load_builtin(text[len(BUILTIN_PREFIX):])
     path = Path(path)
     volume = _load_path(path, series)
+    if volume.data.size == 0:
+        raise MriSrError(f"{path}: the scan holds no voxels (shape {'x'.join(map(str, volume.data.shape))})")
     check_affine(volume.affine, str(path))
     return volume
 
