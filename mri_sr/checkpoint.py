@@ -158,14 +158,21 @@ class Generator:
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the SR generator of an mri-sr checkpoint, in eval mode on ``device``.
+    """Rebuild the SR generator of an mri-sr checkpoint, in eval mode on ``device``: a network
+    that upscales both axes of an image (what ``upscale`` and ``evaluate`` run).
 
     Raises:
         MriSrError: as :func:`load_checkpoint`; an unknown network or weights that do not fit
-            the checkpoint's spec (named with the file).
+            the checkpoint's spec (named with the file); a generator that upscales one axis only
+            (``mri-sr throughplane --save-model``: its ``--init`` takes it).
     """
     path = Path(path)
     checkpoint = load_checkpoint(path)
+    spec = checkpoint.get("net_g_spec")
+    if isinstance(spec, dict) and spec.get("upscale_axes", "hw") != "hw":
+        raise MriSrError(f"{path}: a through-plane generator (it upscales image rows only, made by mri-sr "
+                         "throughplane); upscale and evaluate need one that upscales both axes "
+                         "(mri-sr throughplane --init takes this one)")
     try:
         net = build_network(checkpoint["net_g_spec"])
         net.load_state_dict(checkpoint["nets"]["net_g"])

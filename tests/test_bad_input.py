@@ -715,3 +715,28 @@ def test_complex_fastmri_reconstruction_is_read_as_its_magnitude(cli, tmp_path):
     from mri_sr.io import load_volume
 
     np.testing.assert_allclose(load_volume(tmp_path / "c.h5").data, np.abs(values).transpose(2, 1, 0), rtol=1e-6)
+
+
+def test_a_through_plane_generator_is_refused_by_upscale_and_evaluate(cli, tmp_path, prepared_x2, error_line):
+    """It upscales image rows only: upscale stopped with a tensor-size traceback, evaluate with an
+    unclear size mismatch."""
+    scan = nifti(tmp_path / "thick.nii", np.random.default_rng(0).random((12, 10, 5)).astype(np.float32) + 1,
+                 np.diag([1.2, 1.2, 2.4, 1.0]))
+    code, _, err = cli("throughplane", scan, tmp_path / "tp.nii", "--iterations", 1, "--save-model",
+                       tmp_path / "tp.pt", "--device", "cpu")
+    assert code == 0, err
+    error_line(cli("upscale", scan, tmp_path / "out.nii", "--checkpoint", tmp_path / "tp.pt", "--device", "cpu"),
+               "tp.pt", "through-plane generator", "throughplane --init")
+    error_line(cli("evaluate", "--method", tmp_path / "tp.pt", "--dataset", prepared_x2, "--scale", 2, "--out",
+                   tmp_path / "m.json", "--device", "cpu"), "tp.pt", "through-plane generator")
+    assert not (tmp_path / "out.nii").exists() and not (tmp_path / "m.json").exists()
+
+
+def test_a_source_volume_out_of_range_names_the_config_key(cli, tmp_path):
+    nifti(tmp_path / "bold.nii.gz", np.random.default_rng(0).random((40, 40, 40, 2)).astype(np.float32))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"data": {"sources": [{"path": str(tmp_path / "bold.nii.gz"), "volume": 7}],
+                                             "hr_patch_size": 16}}))
+    code, _, err = cli("prepare", "--config", path, "--scale", 2, "--out", tmp_path / "out")
+    assert code == 1 and "bold.nii.gz: data.sources volume: 7 is out of range (scan has 2 volumes)" in err, err
+    assert "--volume" not in err and not (tmp_path / "out").exists()

@@ -90,7 +90,7 @@ def _volumes(source: dict[str, Any]) -> list[tuple[int | None, Volume]]:
     volume = load_source(path, series=source.get("series"))
     if index == "all":
         return [(k, volume.select(k, name=path)) for k in range(volume.n_volumes)]
-    return [(index, volume.select(index, name=path))]
+    return [(index, volume.select(index, name=path, option="data.sources volume:"))]
 
 
 def _slices(path: str, volume: Volume, data_cfg: dict[str, Any], scale: int) -> tuple[np.ndarray, list[int], dict]:

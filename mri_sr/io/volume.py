@@ -94,27 +94,28 @@ class Volume:
         ``affine``. The header's transforms (with their codes) and unit follow the grid."""
         return dataclasses.replace(self, data=data, affine=np.asarray(affine, dtype=np.float64), source=source)
 
-    def select(self, index: int | None, *, name: str = "input") -> Volume:
+    def select(self, index: int | None, *, name: str = "input", option: str = "--volume") -> Volume:
         """Return one 3D volume.
 
         Args:
             index: time point (0-based) for 4D data; may be None for 3D data.
             name: file name used in error messages.
+            option: where the user gives ``index`` (an option or config key), for messages.
 
         Raises:
             MriSrError: 4D data without an index, or an index out of range.
         """
         if self.data.ndim == 3:
             if index not in (None, 0):
-                raise MriSrError(f"{name}: --volume {index} given but the scan is 3D")
+                raise MriSrError(f"{name}: {option} {index} given but the scan is 3D")
             return self
         if index is None:
             raise MriSrError(
-                f"{name}: scan is 4D with {self.n_volumes} volumes; pick one with --volume N (0-based)"
+                f"{name}: scan is 4D with {self.n_volumes} volumes; pick one with {option} N (0-based)"
             )
         flat = self.data.reshape(self.data.shape[:3] + (-1,))
         if not 0 <= index < flat.shape[3]:
-            raise MriSrError(f"{name}: --volume {index} is out of range (scan has {flat.shape[3]} volumes)")
+            raise MriSrError(f"{name}: {option} {index} is out of range (scan has {flat.shape[3]} volumes)")
         return self.on_grid(np.ascontiguousarray(flat[..., index]), self.affine, f"{self.source}, volume {index}")
 
 
