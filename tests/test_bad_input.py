@@ -498,11 +498,18 @@ def damaged_copy(prepared, tmp_path, damage):
     elif damage == "cut manifest":
         text = manifest.read_text()
         manifest.write_text(text[: len(text) // 2])
+    elif damage == "manifest of another scale":
+        column = lines[0].rstrip("\n").split(",").index("scale")
+        rows = [line.rstrip("\n").split(",") for line in lines[1:]]
+        manifest.write_text(lines[0] + "".join(",".join(r[:column] + ["4"] + r[column + 1:]) + "\n" for r in rows))
+    elif damage == "shards of another scale":  # LR slices of x4 beside the x2 HR slices
+        for shard in (folder / "shards").glob("*-lr.npy"):
+            np.save(shard, np.ascontiguousarray(np.load(shard)[:, ::2, ::2]))
     return folder
 
 
 @pytest.mark.parametrize("damage", ["cut shard", "row out of range", "missing column", "binary manifest",
-                                    "cut manifest"])
+                                    "cut manifest", "manifest of another scale", "shards of another scale"])
 def test_damaged_prepared_folder_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
     folder = damaged_copy(prepared_x2, tmp_path, damage)
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
@@ -555,12 +562,18 @@ def test_negative_dimension_in_the_header_is_one_line(cli, tmp_path, error_line)
     error_line(cli("info", path), "neg.nii", "shape (-5, 8, 4)")
 
 
-def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line):
+@pytest.mark.parametrize("damage", ["binary", "another scale"])
+def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
+    import json
     import shutil
 
     folder = tmp_path / "x2"
     shutil.copytree(prepared_x2, folder)
-    (folder / "prepare.json").write_bytes(bytes(range(256)))
+    if damage == "binary":
+        (folder / "prepare.json").write_bytes(bytes(range(256)))
+    else:
+        prepared = json.loads((folder / "prepare.json").read_text())
+        (folder / "prepare.json").write_text(json.dumps({**prepared, "scale": 4}))
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
     error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
                    "--device", "cpu"), str(folder), "damaged", "prepare it again")
