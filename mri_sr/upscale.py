@@ -45,7 +45,7 @@ from mri_sr.data.degradation import from_dict
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import refuse_overwriting_input
+from mri_sr.fsutil import check_output_file, refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
@@ -375,6 +375,7 @@ def _check_outputs(input: str | Path, output: Path, checkpoint: str | Path | Non
     """Fail before any work on outputs that cannot be written or would replace an input (the
     sidecar included: it must not replace the input's own sidecar)."""
     check_output(output)
+    check_output_file(sidecar_path(output))
     inputs = (input, checkpoint, None if str(input).startswith("builtin:") else sidecar_path(input))
     refuse_overwriting_input(output, inputs)
     refuse_overwriting_input(sidecar_path(output), inputs)

@@ -753,3 +753,22 @@ def test_a_source_volume_out_of_range_names_the_config_key(cli, tmp_path):
     code, _, err = cli("prepare", "--config", path, "--scale", 2, "--out", tmp_path / "out")
     assert code == 1 and "bold.nii.gz: data.sources volume: 7 is out of range (scan has 2 volumes)" in err, err
     assert "--volume" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_sidecar_path_that_is_a_folder_is_refused_before_the_work(cli, tmp_path, error_line):
+    """The NIfTI was written and then the sidecar failed, naming a temporary file."""
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32) + 1,
+                 np.diag([1.2, 1.2, 2.4, 1.0]))
+    (tmp_path / "out" / "sr.json").mkdir(parents=True)
+    error_line(cli("upscale", scan, tmp_path / "out" / "sr.nii", "--method", "bicubic"), "sr.json", "is a folder")
+    error_line(cli("throughplane", scan, tmp_path / "out" / "sr.nii", "--iterations", 1, "--device", "cpu"),
+               "sr.json", "is a folder")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["sr.json"]
+
+
+def test_a_compression_that_does_not_match_the_name_says_which(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "scan.nii.gz", np.ones((8, 8, 4), np.float32))
+    (tmp_path / "packed.nii").write_bytes(path.read_bytes())
+    (tmp_path / "plain.nii.gz").write_bytes(gzip.decompress(path.read_bytes()))
+    error_line(cli("info", tmp_path / "packed.nii"), "packed.nii", "gzip-compressed; name it .nii.gz")
+    error_line(cli("info", tmp_path / "plain.nii.gz"), "plain.nii.gz", "not gzip-compressed; name it .nii")

@@ -20,6 +20,7 @@ from mri_sr.io.volume import MM_PER_UNIT, SCANNER, HeaderSpace, Volume, affine_p
 log = logging.getLogger(__name__)
 
 QFORM_TOLERANCE = (1e-5, 1e-3)  # mm per voxel (matrix), mm (offset): a qform representing the affine
+GZIP_MAGIC = b"\x1f\x8b"
 DEFLATE_MAX_RATIO = 1032  # the most bytes one compressed byte of a deflate stream can give
 UNIT_CODES = {0: "mm", 1: "meter", 2: "mm", 3: "micron"}  # xyzt_units & 7; 0 (unknown) is read as mm
 
@@ -143,9 +144,20 @@ def load_nifti(path: Path) -> Volume:
     return Volume(np.ascontiguousarray(data), affine, f"NIfTI file {path.name}", header)
 
 
+def _check_compression(path: Path) -> None:
+    """A ``.gz`` name holds gzip data, and a ``.nii`` name does not (nibabel picks the reader by name)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if compressed and not path.name.lower().endswith(".gz"):
+        raise MriSrError(f"{path}: the file is gzip-compressed; name it .nii.gz")
+    if path.name.lower().endswith(".gz") and not compressed and path.stat().st_size:
+        raise MriSrError(f"{path}: the file is not gzip-compressed; name it .nii (if it is NIfTI)")
+
+
 def _read(path: Path) -> tuple[nib.Nifti1Image, nib.Nifti1Header, np.ndarray]:
     """The image, its header as the file holds it (unfixed: nibabel's load sets a 0 pixdim to 1)
     and its voxels (:func:`_voxels`); every library error as one line."""
+    _check_compression(path)
     try:
         img = nib.load(str(path))
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):

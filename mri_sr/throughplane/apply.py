@@ -133,6 +133,7 @@ def through_plane_file(input: str | Path, output: str | Path,
     """
     output = Path(output)
     check_output(output)
+    check_output_file(sidecar_path(output))
     inputs = (input, options.init, sidecar_path(input))
     refuse_overwriting_input(output, inputs)
     refuse_overwriting_input(sidecar_path(output), inputs)  # the output's sidecar must not replace the input's
