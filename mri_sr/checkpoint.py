@@ -157,19 +157,24 @@ class Generator:
         return str(self.info.get("model") or self.path.stem)
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the SR generator of an mri-sr checkpoint, in eval mode on ``device``: a network
-    that upscales both axes of an image (what ``upscale`` and ``evaluate`` run).
+def load_generator(path: str | Path, device: str | torch.device = "cpu", *, both_axes: bool = False) -> Generator:
+    """Rebuild the SR generator of an mri-sr checkpoint, in eval mode on ``device``.
+
+    Args:
+        path: the checkpoint.
+        device: where the network goes.
+        both_axes: refuse a generator that upscales one image axis only (the through-plane
+            generators of ``mri-sr throughplane --save-model``); ``upscale`` and ``evaluate``
+            run slices through generators that upscale both.
 
     Raises:
         MriSrError: as :func:`load_checkpoint`; an unknown network or weights that do not fit
-            the checkpoint's spec (named with the file); a generator that upscales one axis only
-            (``mri-sr throughplane --save-model``: its ``--init`` takes it).
+            the checkpoint's spec (named with the file); with ``both_axes``, a one-axis generator.
     """
     path = Path(path)
     checkpoint = load_checkpoint(path)
     spec = checkpoint.get("net_g_spec")
-    if isinstance(spec, dict) and spec.get("upscale_axes", "hw") != "hw":
+    if both_axes and isinstance(spec, dict) and spec.get("upscale_axes", "hw") != "hw":
         raise MriSrError(f"{path}: a through-plane generator (it upscales image rows only, made by mri-sr "
                          "throughplane); upscale and evaluate need one that upscales both axes "
                          "(mri-sr throughplane --init takes this one)")

@@ -274,7 +274,7 @@ def load_upscaler(checkpoint: str | Path,
             ``options.scale`` given and different from the checkpoint's (the message names the file).
     """
     precision = Precision.choose(pick_device(options.device), options.precision)
-    generator = load_generator(checkpoint, precision.device)
+    generator = load_generator(checkpoint, precision.device, both_axes=True)
     if generator.in_channels != 1:
         raise MriSrError(f"{checkpoint}: generator has {generator.in_channels} input channels; MRI upscaling "
                          "needs a one-channel (in_channels 1) generator")
