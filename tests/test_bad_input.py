@@ -772,3 +772,14 @@ def test_a_compression_that_does_not_match_the_name_says_which(cli, tmp_path, er
     (tmp_path / "plain.nii.gz").write_bytes(gzip.decompress(path.read_bytes()))
     error_line(cli("info", tmp_path / "packed.nii"), "packed.nii", "gzip-compressed; name it .nii.gz")
     error_line(cli("info", tmp_path / "plain.nii.gz"), "plain.nii.gz", "not gzip-compressed; name it .nii")
+
+
+@pytest.mark.parametrize("key,value", [("scale", 4), ("in_channels", 3)])
+def test_a_network_key_that_disagrees_with_the_data_is_one_line(cli, tmp_path, prepared_x2, error_line, key, value):
+    """scale and in_channels come from the prepared folder; a config setting another value stopped
+    with a tensor-shape traceback in the first step."""
+    model = {**MICRO_MODEL, "networks": {"net_g": {**MICRO_MODEL["networks"]["net_g"], key: value}}}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+                   "--device", "cpu"), f"networks.net_g.{key} is {value}", "leave the key out")
+    assert not (tmp_path / "run").exists()

@@ -36,7 +36,7 @@ from mri_sr.train.distributed import Distributed, barrier, init_distributed, syn
 from mri_sr.train.runfolder import RunLock, check_resumable, check_same_data, data_fingerprint, init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.steps import STEPS
-from mri_sr.train.trainer import Trainer, seed_everything
+from mri_sr.train.trainer import Trainer, network_specs, seed_everything
 from mri_sr.train.validate import bicubic_baseline, validate
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,10 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
     refuse_overwriting_input(out_dir, (data_dir,))  # a run in a prepared folder goes when it is prepared again
     prepared = read_prepared(data_dir)  # the data is checked before the run folder is made
     check_prepared(data_dir, config["train"]["lr_patch_size"])
+    try:
+        network_specs(config, int(prepared["scale"]))
+    except MriSrError as exc:
+        raise MriSrError(f"{data_dir}: {exc}") from None
     torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels down
     dev = pick_device(device)
     ddp = init_distributed(dev)
