@@ -783,3 +783,15 @@ def test_a_network_key_that_disagrees_with_the_data_is_one_line(cli, tmp_path, p
     error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
                    "--device", "cpu"), f"networks.net_g.{key} is {value}", "leave the key out")
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_another_network_names_what_differs(cli, tmp_path, prepared_x2, error_line):
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    assert cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "pre",
+               "--device", "cpu")[0] == 0
+    narrow = {**MICRO_MODEL, "networks": {"net_g": {**MICRO_MODEL["networks"]["net_g"], "num_feat": 4}}}
+    (tmp_path / "narrow.yaml").write_text(yaml.safe_dump(narrow))
+    line = error_line(cli("train", "--config", tmp_path / "narrow.yaml", "--data", prepared_x2, "--out",
+                          tmp_path / "run", "--init", tmp_path / "pre" / "final.pt", "--device", "cpu"),
+                      "--init", "final.pt", "num_feat 8 (this run: 4)")
+    assert "{" not in line and not (tmp_path / "run").exists()
