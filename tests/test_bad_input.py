@@ -795,3 +795,24 @@ def test_init_from_another_network_names_what_differs(cli, tmp_path, prepared_x2
                           tmp_path / "run", "--init", tmp_path / "pre" / "final.pt", "--device", "cpu"),
                       "--init", "final.pt", "num_feat 8 (this run: 4)")
     assert "{" not in line and not (tmp_path / "run").exists()
+
+
+def test_one_scan_under_two_subjects_is_refused(cli, tmp_path, error_line):
+    """Three 'subjects' that are one scan (listed twice, and a copy) were split by subject: the same
+    slices in train, val and test."""
+    import shutil
+
+    template = __import__("mri_sr.io", fromlist=["load_volume"]).load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), tmp_path / "scan.nii.gz")
+    shutil.copy(tmp_path / "scan.nii.gz", tmp_path / "copy.nii.gz")
+    other = np.ascontiguousarray(template.data[66:130, 70:150, 100:140])
+    save_nifti(Volume(other, template.affine, "another crop"), tmp_path / "other.nii.gz")
+    twice = [{"path": str(tmp_path / "scan.nii.gz"), "subject": "a"},
+             {"path": str(tmp_path / "scan.nii.gz"), "subject": "b"}, {"path": str(tmp_path / "other.nii.gz")}]
+    copied = [{"path": str(tmp_path / name)} for name in ("scan.nii.gz", "other.nii.gz", "copy.nii.gz")]
+    for sources, named in ((twice, "subject b"), (copied, "copy.nii.gz: the same scan as")):
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({"data": {
+            "sources": sources, "hr_patch_size": 32, "min_foreground": 0.05}}))
+        error_line(cli("prepare", "--config", tmp_path / "config.yaml", "--scale", 2, "--out", tmp_path / "out"),
+                   named, "scan.nii.gz", "give it once")
+        assert not (tmp_path / "out").exists()
