@@ -49,6 +49,11 @@ FORMAT = "mri-sr-checkpoint/1"
 _GENERATOR_KEYS = (("nets", "net_g"), ("net_g",), ("params_ema",), ("params",))
 
 
+def _starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
 def load_weights(path: str | Path, what: str = "PyTorch weights file", map_location: Any = "cpu") -> Any:
     """``torch.load(path, weights_only=True)`` with one-line errors naming the file.
 
@@ -72,6 +77,9 @@ def load_weights(path: str | Path, what: str = "PyTorch weights file", map_locat
         if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in str(exc) or "global" in str(exc)):
             # a pickled object that would import and run code: refused, never executed
             raise MriSrError(f"{path}: not a safe {what} (it needs code execution to load; refused)") from None
+        if isinstance(exc, RuntimeError) and _starts_as_zip(path):  # torch's zip reader: C++ assertion texts
+            raise MriSrError(f"{path}: not a readable {what} (a zip archive PyTorch cannot read: cut short, "
+                             "damaged, or another program's)") from None
         known = isinstance(exc, (RuntimeError, OSError, EOFError, zipfile.BadZipFile))
         raise MriSrError(f"{path}: not a readable {what} "
                          f"({one_line(exc, 200) if known else 'not a PyTorch file, or damaged'})") from None
