@@ -79,6 +79,18 @@ def _floats(value: object, count: int, what: str, path: Path) -> tuple[float, ..
     return numbers
 
 
+def _spacing(value: object, what: str, path: Path) -> tuple[float, float]:
+    """PixelSpacing as two positive floats (a negative one would mirror the image in space).
+
+    Raises:
+        MriSrError: missing, malformed, or not positive.
+    """
+    spacing = _floats(value, 2, what, path)
+    if not min(spacing) > 0:
+        raise MriSrError(f"{path}: {what} is {spacing[0]:g} x {spacing[1]:g} mm; pixel spacings must be positive")
+    return spacing
+
+
 def _number(value: object, default: float) -> float:
     """A single numeric tag value as float, ``default`` when absent or unreadable."""
     try:
@@ -151,7 +163,7 @@ def classic_frames(ds: Dataset, path: Path) -> list[Frame]:
         path: the file, named in error messages.
 
     Raises:
-        MriSrError: the file lacks position, orientation or pixel spacing, holds several
+        MriSrError: the file lacks position, orientation or (positive) pixel spacing, holds several
             frames without per-frame geometry, or has a rescale that is not a number.
     """
     if int(_number(ds.get("NumberOfFrames"), 1)) > 1:
@@ -163,7 +175,7 @@ def classic_frames(ds: Dataset, path: Path) -> list[Frame]:
             index=None,
             shape=(int(ds.Rows), int(ds.Columns)),
             orientation=_floats(ds.get("ImageOrientationPatient"), 6, "ImageOrientationPatient", path),
-            spacing=_floats(ds.get("PixelSpacing"), 2, "PixelSpacing", path),
+            spacing=_spacing(ds.get("PixelSpacing"), "PixelSpacing", path),
             position=_floats(ds.get("ImagePositionPatient"), 3, "ImagePositionPatient", path),
             thickness=_thickness(ds),
             slope=slope,
@@ -199,7 +211,7 @@ def enhanced_frames(ds: Dataset, path: Path) -> list[Frame]:
         path: the file, named in error messages.
 
     Raises:
-        MriSrError: a frame lacks position, orientation or pixel spacing, or has a rescale that
+        MriSrError: a frame lacks position, orientation or (positive) pixel spacing, or has a rescale that
             is not a number; the per-frame groups describe another number of frames than
             NumberOfFrames (frame i's geometry would be given to another frame's pixels).
     """
@@ -227,7 +239,7 @@ def enhanced_frames(ds: Dataset, path: Path) -> list[Frame]:
                 index=index,
                 shape=(int(ds.Rows), int(ds.Columns)),
                 orientation=_floats(orient.get("ImageOrientationPatient"), 6, f"{where} orientation", path),
-                spacing=_floats(measures.get("PixelSpacing"), 2, f"{where} PixelSpacing", path),
+                spacing=_spacing(measures.get("PixelSpacing"), f"{where} PixelSpacing", path),
                 position=_floats(plane.get("ImagePositionPatient"), 3, f"{where} position", path),
                 thickness=_thickness(measures),
                 slope=_rescale(values, "RescaleSlope", 1.0, path, f"{where} ") or 1.0,

@@ -329,3 +329,13 @@ def test_series_listing_shows_no_uid(cli, error_line, dicom_writer, mni_crop, tm
     assert "67093" not in line and "20220711" not in line and "1.3.12" not in line, line
     code, out, err = cli("info", tmp_path / "study", "--series", series_key(uid))
     assert code == 0 and "40x48x4" in out, err
+
+
+def test_a_negative_pixel_spacing_is_refused(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """It would mirror the image in space (an RPS volume read from an RAS series)."""
+    stored, affine = mni_crop
+    for path in dicom_writer.write_series(tmp_path / "series", stored[:, :, :4], affine):
+        ds = pydicom.dcmread(path)
+        ds.PixelSpacing = ["-2", "2"]
+        ds.save_as(path)
+    error_line(cli("info", tmp_path / "series"), "PixelSpacing is -2 x 2 mm", "positive")
