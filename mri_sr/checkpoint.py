@@ -40,13 +40,18 @@ from torch import nn
 
 from mri_sr import __version__
 from mri_sr.errors import MriSrError, one_line
-from mri_sr.fsutil import atomic_path
+from mri_sr.fsutil import atomic_path, check_output_file, refuse_overwriting_input
 from mri_sr.nets import build_network
 from mri_sr.nets.rrdbnet import convert_legacy_esrgan_keys
 
 FORMAT = "mri-sr-checkpoint/1"
 # Where a weights file keeps its generator: mri-sr checkpoints, then BasicSR releases.
 _GENERATOR_KEYS = (("nets", "net_g"), ("net_g",), ("params_ema",), ("params",))
+
+
+def _starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def load_weights(path: str | Path, what: str = "PyTorch weights file", map_location: Any = "cpu") -> Any:
@@ -72,6 +77,9 @@ def load_weights(path: str | Path, what: str = "PyTorch weights file", map_locat
         if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in str(exc) or "global" in str(exc)):
             # a pickled object that would import and run code: refused, never executed
             raise MriSrError(f"{path}: not a safe {what} (it needs code execution to load; refused)") from None
+        if isinstance(exc, RuntimeError) and _starts_as_zip(path):  # torch's zip reader: C++ assertion texts
+            raise MriSrError(f"{path}: not a readable {what} (a zip archive PyTorch cannot read: cut short, "
+                             "damaged, or another program's)") from None
         known = isinstance(exc, (RuntimeError, OSError, EOFError, zipfile.BadZipFile))
         raise MriSrError(f"{path}: not a readable {what} "
                          f"({one_line(exc, 200) if known else 'not a PyTorch file, or damaged'})") from None
@@ -157,15 +165,27 @@ class Generator:
         return str(self.info.get("model") or self.path.stem)
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
+def load_generator(path: str | Path, device: str | torch.device = "cpu", *, both_axes: bool = False) -> Generator:
     """Rebuild the SR generator of an mri-sr checkpoint, in eval mode on ``device``.
+
+    Args:
+        path: the checkpoint.
+        device: where the network goes.
+        both_axes: refuse a generator that upscales one image axis only (the through-plane
+            generators of ``mri-sr throughplane --save-model``); ``upscale`` and ``evaluate``
+            run slices through generators that upscale both.
 
     Raises:
         MriSrError: as :func:`load_checkpoint`; an unknown network or weights that do not fit
-            the checkpoint's spec (named with the file).
+            the checkpoint's spec (named with the file); with ``both_axes``, a one-axis generator.
     """
     path = Path(path)
     checkpoint = load_checkpoint(path)
+    spec = checkpoint.get("net_g_spec")
+    if both_axes and isinstance(spec, dict) and spec.get("upscale_axes", "hw") != "hw":
+        raise MriSrError(f"{path}: a through-plane generator (it upscales image rows only, made by mri-sr "
+                         "throughplane); upscale and evaluate need one that upscales both axes "
+                         "(mri-sr throughplane --init takes this one)")
     try:
         net = build_network(checkpoint["net_g_spec"])
         net.load_state_dict(checkpoint["nets"]["net_g"])
@@ -287,10 +307,13 @@ def interpolate_checkpoints(
         alpha: weight of the GAN network, in [0, 1].
 
     Raises:
-        MriSrError: alpha outside [0, 1]; a file unreadable or of the wrong kind; keys or shapes
-            differ (the message names both files and the first mismatching key).
+        MriSrError: alpha outside [0, 1]; an output that cannot be written or is an input; a
+            file unreadable or of the wrong kind; keys or shapes differ (the message names both
+            files and the first mismatching key).
     """
     psnr_path, gan_path, out_path = Path(psnr_path), Path(gan_path), Path(out_path)
+    check_output_file(out_path)
+    refuse_overwriting_input(out_path, (psnr_path, gan_path))
     try:
         _check_alpha(alpha)
     except ValueError as exc:

@@ -74,10 +74,8 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from mri_sr.fsutil import refuse_overwriting_input
     from mri_sr.checkpoint import interpolate_checkpoints
 
-    refuse_overwriting_input(args.out, (args.psnr, args.gan))
     interpolate_checkpoints(args.psnr, args.gan, args.out, args.alpha)
 
 
@@ -177,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="show a scan's shape, spacing, orientation and intensities")
     p.add_argument("path", help="NIfTI file, DICOM folder, fastMRI .h5 or builtin:mni152")
-    p.add_argument("--series", help="SeriesInstanceUID (or prefix) or SeriesNumber in a DICOM folder")
+    p.add_argument("--series", help="SeriesNumber, series key (listed when a folder holds several) or SeriesInstanceUID "
+                                           "(or a unique prefix) in a DICOM folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 

@@ -112,15 +112,32 @@ def no_space_error(exc: BaseException, folder: str | os.PathLike | None) -> MriS
                       "free some space and run again (nothing partial was kept)")
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (a broken symbolic link counts as existing)."""
+    while not (path.exists() or path.is_symlink()) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The file (not a folder) that stands where ``folder`` or one of its ancestors must be, or None."""
+    existing = _nearest_existing(folder)
+    return None if existing.is_dir() else existing
+
+
 @contextlib.contextmanager
 def _making_beside(target: Path) -> Iterator[None]:
     """Create ``target``'s folder and remove stale temporaries of it; an ``OSError`` in the block
-    (or here) becomes a one-line :class:`MriSrError` naming ``target``."""
+    (or here) becomes a one-line :class:`MriSrError` naming ``target`` (and the file that stands
+    where a folder of its path must be, if that is the cause)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target)
         yield
     except OSError as exc:
+        blocking = _blocking_file(target.parent)
+        if blocking is not None:
+            raise MriSrError(f"{target}: cannot write output ({blocking} is not a folder)") from None
         raise no_space_error(exc, target.parent) or \
             MriSrError(f"{target}: cannot write output ({exc.strerror or exc})") from None
 
@@ -201,13 +218,17 @@ def refuse_overwriting_input(output: str | os.PathLike, inputs: Iterable[str | o
             continue
         source = Path(item)
         if target == Path(os.path.realpath(source)) or _same_file(output, source):
-            raise MriSrError(f"{output}: is the input {source}; choose another output file (refusing to replace it)")
+            raise MriSrError(f"{output}: is the input {source}; choose another output (refusing to replace it)")
         if source.is_dir() and target.is_relative_to(os.path.realpath(source)):
             raise MriSrError(f"{output}: lies inside the input folder {source}; choose an output outside it")
 
 
-def check_output_folder(folder: str | os.PathLike) -> None:
+def check_output_folder(folder: str | os.PathLike, option: str = "--out") -> None:
     """Fail early (before any work) on an output folder that cannot be made or written.
+
+    Args:
+        folder: the folder.
+        option: the command-line option that names it, for the message.
 
     Raises:
         MriSrError: ``folder`` is a file, or its nearest existing ancestor is a file or is not
@@ -215,14 +236,31 @@ def check_output_folder(folder: str | os.PathLike) -> None:
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise MriSrError(f"{folder}: exists and is not a folder; give a folder for --out")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise MriSrError(f"{folder}: cannot write output ({existing} is not a folder)")
+        raise MriSrError(f"{folder}: exists and is not a folder; give a folder for {option}")
+    _check_writable_beside(folder, folder)
+
+
+def check_output_file(path: str | os.PathLike) -> None:
+    """Fail early (before any work) on an output file that cannot be written.
+
+    Raises:
+        MriSrError: ``path`` is a folder, or the nearest existing ancestor of its folder is a
+            file or is not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MriSrError(f"{path}: is a folder; give an output file name")
+    _check_writable_beside(path, path.parent)
+
+
+def _check_writable_beside(output: Path, folder: Path) -> None:
+    """``folder`` (where ``output`` goes) exists and is writable, or can be made."""
+    blocking = _blocking_file(folder)
+    if blocking is not None:
+        raise MriSrError(f"{output}: cannot write output ({blocking} is not a folder)")
+    existing = _nearest_existing(folder)
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise MriSrError(f"{folder}: cannot write output (folder {existing} is not writable)")
+        raise MriSrError(f"{output}: cannot write output (folder {existing} is not writable)")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -45,7 +45,7 @@ from mri_sr.data.degradation import from_dict
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import PRECISIONS, Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import check_output_folder, refuse_overwriting_input
+from mri_sr.fsutil import check_output_file, refuse_overwriting_input
 from mri_sr.geometry import default_axis, is_isotropic, upscaled_affine
 from mri_sr.inference import Inference, Projection
 from mri_sr.io import Volume, load_volume, save_nifti
@@ -120,9 +120,7 @@ def check_output(path: Path) -> None:
     """Fail early (before any work) on an output path that cannot be written."""
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         raise MriSrError(f"{path}: output must be a .nii or .nii.gz file")
-    if path.is_dir():
-        raise MriSrError(f"{path}: is a folder; give an output file name")
-    check_output_folder(path.parent)
+    check_output_file(path)
 
 
 SliceUpscaler = Callable[[torch.Tensor], torch.Tensor]
@@ -338,12 +336,12 @@ def load_upscaler(checkpoint: str | Path,
 
     Raises:
         MriSrError: missing or unreadable checkpoint, more than one channel, no normalisation, a
-            one-axis generator (trained on a degradation that is not ``in_plane``: ``mri-sr
-            throughplane --save-model``), or ``options.scale`` given and different from the
+            one-axis generator (``mri-sr throughplane --save-model``; refused by
+            :func:`~mri_sr.checkpoint.load_generator`), or ``options.scale`` given and different from the
             checkpoint's (the message names the file).
     """
     precision = Precision.choose(pick_device(options.device), options.precision)
-    generator = load_generator(checkpoint, precision.device)
+    generator = load_generator(checkpoint, precision.device, both_axes=True)
     if generator.in_channels != 1:
         raise MriSrError(f"{checkpoint}: generator has {generator.in_channels} input channels; MRI upscaling "
                          "needs a one-channel (in_channels 1) generator")
@@ -355,9 +353,6 @@ def load_upscaler(checkpoint: str | Path,
                           overlap=options.overlap, self_ensemble=options.self_ensemble, name=str(checkpoint))
     trained_on = generator.info.get("degradation")
     degradation = from_dict({**trained_on, "scale": generator.scale}) if trained_on else None
-    if degradation is not None and not degradation.in_plane:
-        raise MriSrError(f"{checkpoint}: generator upscales the slice axis only (mri-sr throughplane); "
-                         "use it with mri-sr throughplane --init")
     projection = degradation.consistency() if degradation is not None and options.data_consistency else None
     if projection is not None:
         log.info("%s: outputs projected onto the scan's measurements (%s; --no-data-consistency: off)",
@@ -447,6 +442,7 @@ def _check_outputs(input: str | Path, output: Path, checkpoint: str | Path | Non
     """Fail before any work on outputs that cannot be written or would replace an input (the
     sidecar included: it must not replace the input's own sidecar)."""
     check_output(output)
+    check_output_file(sidecar_path(output))
     inputs = (input, checkpoint, None if str(input).startswith("builtin:") else sidecar_path(input))
     refuse_overwriting_input(output, inputs)
     refuse_overwriting_input(sidecar_path(output), inputs)

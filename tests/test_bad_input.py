@@ -65,7 +65,7 @@ def test_4d_input_without_volume_index(cli, tmp_path):
 def test_all_zero_or_nan_volume(cli, tmp_path, fill, problem):
     data = np.random.default_rng(0).random((40, 40, 40)).astype(np.float32)
     data = np.zeros_like(data) if fill == 0 else np.where(data > 0.5, np.nan, data)
-    save_nifti(Volume(data, np.eye(4), "t"), tmp_path / "bad.nii.gz")
+    nifti(tmp_path / "bad.nii.gz", data, np.eye(4))
     prepare_fails(cli, tmp_path, tmp_path / "bad.nii.gz", problem, hr_patch_size=16)
 
 
@@ -498,11 +498,18 @@ def damaged_copy(prepared, tmp_path, damage):
     elif damage == "cut manifest":
         text = manifest.read_text()
         manifest.write_text(text[: len(text) // 2])
+    elif damage == "manifest of another scale":
+        column = lines[0].rstrip("\n").split(",").index("scale")
+        rows = [line.rstrip("\n").split(",") for line in lines[1:]]
+        manifest.write_text(lines[0] + "".join(",".join(r[:column] + ["4"] + r[column + 1:]) + "\n" for r in rows))
+    elif damage == "shards of another scale":  # LR slices of x4 beside the x2 HR slices
+        for shard in (folder / "shards").glob("*-lr.npy"):
+            np.save(shard, np.ascontiguousarray(np.load(shard)[:, ::2, ::2]))
     return folder
 
 
 @pytest.mark.parametrize("damage", ["cut shard", "row out of range", "missing column", "binary manifest",
-                                    "cut manifest"])
+                                    "cut manifest", "manifest of another scale", "shards of another scale"])
 def test_damaged_prepared_folder_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
     folder = damaged_copy(prepared_x2, tmp_path, damage)
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
@@ -555,13 +562,257 @@ def test_negative_dimension_in_the_header_is_one_line(cli, tmp_path, error_line)
     error_line(cli("info", path), "neg.nii", "shape (-5, 8, 4)")
 
 
-def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line):
+@pytest.mark.parametrize("damage", ["binary", "another scale"])
+def test_damaged_prepare_json_is_one_line(cli, tmp_path, prepared_x2, error_line, damage):
+    import json
     import shutil
 
     folder = tmp_path / "x2"
     shutil.copytree(prepared_x2, folder)
-    (folder / "prepare.json").write_bytes(bytes(range(256)))
+    if damage == "binary":
+        (folder / "prepare.json").write_bytes(bytes(range(256)))
+    else:
+        prepared = json.loads((folder / "prepare.json").read_text())
+        (folder / "prepare.json").write_text(json.dumps({**prepared, "scale": 4}))
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
     error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", folder, "--out", tmp_path / "run",
                    "--device", "cpu"), str(folder), "damaged", "prepare it again")
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------ issue 25 again: outputs onto inputs, outputs under a file
+
+def test_no_command_writes_onto_or_into_its_inputs(cli, tmp_path, prepared_x2, error_line):
+    """evaluate, report, features, train and throughplane refuse outputs that are an input or lie
+    inside an input folder, before any work; every file stays byte-identical."""
+    import shutil
+
+    data = tmp_path / "x2"
+    shutil.copytree(prepared_x2, data)
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32))
+    (tmp_path / "g.pt").write_bytes(b"weights")
+    (tmp_path / "m.json").write_text('{"method": "bicubic"}')
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    before = snapshot(tmp_path)
+    evaluate = ("evaluate", "--dataset", data, "--scale", 2)
+    error_line(cli(*evaluate, "--method", "bicubic", "--out", data / "manifest.csv"), "manifest.csv", "inside the input")
+    error_line(cli(*evaluate, "--method", tmp_path / "g.pt", "--out", tmp_path / "g.pt"), "g.pt", "is the input")
+    error_line(cli(*evaluate, "--method", "bicubic", "--out", tmp_path / "e.json", "--images", data / "shards"),
+               "shards", "inside the input")
+    error_line(cli("report", "--metrics", tmp_path / "m.json", "--out", tmp_path / "m.json"), "m.json", "is the input")
+    error_line(cli("features", "--data", data, "--out", data / "manifest.csv", "--iterations", 1),
+               "manifest.csv", "inside the input")
+    for run in (data, data / "run"):
+        error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", data, "--out", run, "--device", "cpu"),
+                   run, "input")
+    error_line(cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", scan, "--iterations", 1, "--scale", 2),
+               "scan.nii", "is the input")
+    error_line(cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", tmp_path / "tp.nii", "--iterations", 1,
+                   "--scale", 2), "--save-model", "is an output")
+    assert snapshot(tmp_path) == before
+
+
+def test_an_output_under_a_file_names_that_file(cli, tmp_path, prepared_x2, error_line):
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32))
+    (tmp_path / "m.json").write_text('{"method": "bicubic"}')
+    before = snapshot(tmp_path)
+    under = tmp_path / "scan.nii" / "sub"
+    for result in (cli("upscale", scan, under / "o.nii", "--method", "bicubic"),
+                   cli("evaluate", "--dataset", prepared_x2, "--scale", 2, "--method", "bicubic", "--out",
+                       under / "m.json"),
+                   cli("report", "--metrics", tmp_path / "m.json", "--out", under / "r.html"),
+                   cli("interpolate", "--alpha", 0.5, scan, scan, under / "i.pt"),
+                   cli("throughplane", scan, tmp_path / "tp.nii", "--save-model", under / "s.pt", "--iterations", 1,
+                       "--scale", 2)):
+        error_line(result, under, f"({scan} is not a folder)")
+    error_line(cli("evaluate", "--dataset", prepared_x2, "--scale", 2, "--method", "bicubic", "--out",
+                   tmp_path / "e.json", "--images", scan), scan, "--images")
+    assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ issue 25 again: values, offsets, library messages
+
+def test_values_beyond_float32_are_one_line(cli, tmp_path, error_line):
+    """Finite float64 values beyond float32's range would be read as infinities ("NaN or infinite")."""
+    import h5py
+
+    values = np.random.default_rng(0).uniform(1, 2, (8, 8, 4)) * 1e300
+    nifti(tmp_path / "big.nii", values)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["reconstruction_rss"] = values.transpose(2, 1, 0)
+    for name in ("big.nii", "big.h5"):
+        error_line(cli("info", tmp_path / name), name, "256 voxel values", "beyond the float32 range")
+
+
+def test_an_output_beyond_float32_is_not_written(tmp_path, error_line):
+    """Bicubic overshoot of values near float32's largest would be written as infinities."""
+    data = np.random.default_rng(0).random((16, 16, 5)).astype(np.float32) * np.float32(3.3e38)
+    nifti(tmp_path / "near.nii", data)
+    error_line(run_cli("upscale", tmp_path / "near.nii", tmp_path / "out.nii", "--method", "bicubic"),
+               "out.nii", "NaN or infinite voxels", "nothing written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["near.nii"]
+
+
+def test_a_data_offset_beyond_the_file_is_named(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "offset.nii", np.ones((12, 10, 5), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[108:112] = np.float32(1e6).tobytes()  # vox_offset
+    path.write_bytes(bytes(raw))
+    error_line(cli("info", path), "offset.nii", "shorter than its header says", "needs 1002400 bytes")
+
+
+def test_nibabel_messages_are_not_extra_lines(tmp_path, error_line):
+    """nibabel prints its messages with a handler of its own and again through logging; an error is
+    one line and a warning one log line naming the file (real subprocesses: nibabel's handler
+    writes to the process's stderr)."""
+    path = nifti(tmp_path / "offset.nii", np.ones((12, 10, 5), np.float32))
+    raw = bytearray(path.read_bytes())
+    raw[108:112] = np.float32(200).tobytes()  # vox_offset inside the header
+    path.write_bytes(bytes(raw))
+    code, _, err = run_cli("info", path)
+    assert err.strip().splitlines() == [err.strip()] and "offset.nii" in err and "vox offset 200" in err, err
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((12, 10, 5), np.float32), None)
+    img.header.set_sform(np.diag([1.2, 1.2, 3.0, 1.0]), code=1)
+    img.header.set_qform(np.diag([1.2, 1.2, 3.0, 1.0]), code=1)
+    img.header["pixdim"][1] = 0.0
+    nib.save(img, tmp_path / "zoom.nii")
+    code, out, err = run_cli("info", tmp_path / "zoom.nii")
+    assert code == 0 and "1.2 x 1.2 x 3 mm" in out, err
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("WARNING mri_sr.io.nifti: ") and "zoom.nii" in line for line in lines), err
+    assert len(lines) == len(set(lines))
+
+
+@pytest.mark.parametrize("header,words", [
+    ("<ismrmrdHeader><encoding>", "unreadable ismrmrd_header"),
+    ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>8</x><y>8</y><z>1</z></matrixSize><fieldOfView_mm>"
+     "<x>-200</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>", "positive number"),
+    ("<ismrmrdHeader><encoding><reconSpace><matrixSize><x>0</x><y>8</y><z>1</z></matrixSize><fieldOfView_mm>"
+     "<x>200</x><y>200</y><z>5</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>", "positive number"),
+])
+def test_fastmri_header_without_a_voxel_size_is_one_line(cli, tmp_path, error_line, header, words):
+    """A damaged header was read as 1 mm voxels, a negative field of view as a flipped axis."""
+    import h5py
+
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f["reconstruction_rss"] = np.ones((4, 8, 8), np.float32)
+        f["ismrmrd_header"] = header
+    error_line(cli("info", tmp_path / "scan.h5"), "scan.h5", words)
+
+
+def test_fastmri_without_an_image(cli, tmp_path, error_line):
+    import h5py
+
+    with h5py.File(tmp_path / "empty.h5", "w") as f:
+        f["reconstruction_rss"] = np.zeros((0, 8, 8), np.float32)
+    error_line(cli("upscale", tmp_path / "empty.h5", tmp_path / "out.nii", "--method", "bicubic"),
+               "empty.h5", "holds no voxels")
+    assert not (tmp_path / "out.nii").exists()
+    with h5py.File(tmp_path / "raw.h5", "w") as f:
+        f["kspace"] = np.zeros((0, 640, 368), np.complex64)
+    error_line(cli("info", tmp_path / "raw.h5"), "raw.h5", "it holds: kspace", "reconstruct")
+    with h5py.File(tmp_path / "text.h5", "w") as f:
+        f["reconstruction_rss"] = np.array([b"abc"] * 4)
+    error_line(cli("info", tmp_path / "text.h5"), "text.h5", "not image intensities")
+
+
+def test_complex_fastmri_reconstruction_is_read_as_its_magnitude(cli, tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    values = (rng.normal(size=(4, 8, 8)) + 1j * rng.normal(size=(4, 8, 8))).astype(np.complex64)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f["reconstruction_rss"] = values
+    from mri_sr.io import load_volume
+
+    np.testing.assert_allclose(load_volume(tmp_path / "c.h5").data, np.abs(values).transpose(2, 1, 0), rtol=1e-6)
+
+
+def test_a_through_plane_generator_is_refused_by_upscale_and_evaluate(cli, tmp_path, prepared_x2, error_line):
+    """It upscales image rows only: upscale stopped with a tensor-size traceback, evaluate with an
+    unclear size mismatch."""
+    scan = nifti(tmp_path / "thick.nii", np.random.default_rng(0).random((12, 10, 5)).astype(np.float32) + 1,
+                 np.diag([1.2, 1.2, 2.4, 1.0]))
+    code, _, err = cli("throughplane", scan, tmp_path / "tp.nii", "--iterations", 1, "--save-model",
+                       tmp_path / "tp.pt", "--device", "cpu")
+    assert code == 0, err
+    error_line(cli("upscale", scan, tmp_path / "out.nii", "--checkpoint", tmp_path / "tp.pt", "--device", "cpu"),
+               "tp.pt", "through-plane generator", "throughplane --init")
+    error_line(cli("evaluate", "--method", tmp_path / "tp.pt", "--dataset", prepared_x2, "--scale", 2, "--out",
+                   tmp_path / "m.json", "--device", "cpu"), "tp.pt", "through-plane generator")
+    assert not (tmp_path / "out.nii").exists() and not (tmp_path / "m.json").exists()
+
+
+def test_a_source_volume_out_of_range_names_the_config_key(cli, tmp_path):
+    nifti(tmp_path / "bold.nii.gz", np.random.default_rng(0).random((40, 40, 40, 2)).astype(np.float32))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"data": {"sources": [{"path": str(tmp_path / "bold.nii.gz"), "volume": 7}],
+                                             "hr_patch_size": 16}}))
+    code, _, err = cli("prepare", "--config", path, "--scale", 2, "--out", tmp_path / "out")
+    assert code == 1 and "bold.nii.gz: data.sources volume: 7 is out of range (scan has 2 volumes)" in err, err
+    assert "--volume" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_sidecar_path_that_is_a_folder_is_refused_before_the_work(cli, tmp_path, error_line):
+    """The NIfTI was written and then the sidecar failed, naming a temporary file."""
+    scan = nifti(tmp_path / "scan.nii", np.random.default_rng(0).random((12, 10, 4)).astype(np.float32) + 1,
+                 np.diag([1.2, 1.2, 2.4, 1.0]))
+    (tmp_path / "out" / "sr.json").mkdir(parents=True)
+    error_line(cli("upscale", scan, tmp_path / "out" / "sr.nii", "--method", "bicubic"), "sr.json", "is a folder")
+    error_line(cli("throughplane", scan, tmp_path / "out" / "sr.nii", "--iterations", 1, "--device", "cpu"),
+               "sr.json", "is a folder")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["sr.json"]
+
+
+def test_a_compression_that_does_not_match_the_name_says_which(cli, tmp_path, error_line):
+    path = nifti(tmp_path / "scan.nii.gz", np.ones((8, 8, 4), np.float32))
+    (tmp_path / "packed.nii").write_bytes(path.read_bytes())
+    (tmp_path / "plain.nii.gz").write_bytes(gzip.decompress(path.read_bytes()))
+    error_line(cli("info", tmp_path / "packed.nii"), "packed.nii", "gzip-compressed; name it .nii.gz")
+    error_line(cli("info", tmp_path / "plain.nii.gz"), "plain.nii.gz", "not gzip-compressed; name it .nii")
+
+
+@pytest.mark.parametrize("key,value", [("scale", 4), ("in_channels", 3)])
+def test_a_network_key_that_disagrees_with_the_data_is_one_line(cli, tmp_path, prepared_x2, error_line, key, value):
+    """scale and in_channels come from the prepared folder; a config setting another value stopped
+    with a tensor-shape traceback in the first step."""
+    model = {**MICRO_MODEL, "networks": {"net_g": {**MICRO_MODEL["networks"]["net_g"], key: value}}}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    error_line(cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+                   "--device", "cpu"), f"networks.net_g.{key} is {value}", "leave the key out")
+    assert not (tmp_path / "run").exists()
+
+
+def test_init_from_another_network_names_what_differs(cli, tmp_path, prepared_x2, error_line):
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    assert cli("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "pre",
+               "--device", "cpu")[0] == 0
+    narrow = {**MICRO_MODEL, "networks": {"net_g": {**MICRO_MODEL["networks"]["net_g"], "num_feat": 4}}}
+    (tmp_path / "narrow.yaml").write_text(yaml.safe_dump(narrow))
+    line = error_line(cli("train", "--config", tmp_path / "narrow.yaml", "--data", prepared_x2, "--out",
+                          tmp_path / "run", "--init", tmp_path / "pre" / "final.pt", "--device", "cpu"),
+                      "--init", "final.pt", "num_feat 8 (this run: 4)")
+    assert "{" not in line and not (tmp_path / "run").exists()
+
+
+def test_one_scan_under_two_subjects_is_refused(cli, tmp_path, error_line):
+    """Three 'subjects' that are one scan (listed twice, and a copy) were split by subject: the same
+    slices in train, val and test."""
+    import shutil
+
+    template = __import__("mri_sr.io", fromlist=["load_volume"]).load_volume("builtin:mni152")
+    save_nifti(Volume(template.data[66:130, 70:150, 60:100], template.affine, "crop"), tmp_path / "scan.nii.gz")
+    shutil.copy(tmp_path / "scan.nii.gz", tmp_path / "copy.nii.gz")
+    other = np.ascontiguousarray(template.data[66:130, 70:150, 100:140])
+    save_nifti(Volume(other, template.affine, "another crop"), tmp_path / "other.nii.gz")
+    twice = [{"path": str(tmp_path / "scan.nii.gz"), "subject": "a"},
+             {"path": str(tmp_path / "scan.nii.gz"), "subject": "b"}, {"path": str(tmp_path / "other.nii.gz")}]
+    copied = [{"path": str(tmp_path / name)} for name in ("scan.nii.gz", "other.nii.gz", "copy.nii.gz")]
+    for sources, named in ((twice, "subject b"), (copied, "copy.nii.gz: the same scan as")):
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({"data": {
+            "sources": sources, "hr_patch_size": 32, "min_foreground": 0.05}}))
+        error_line(cli("prepare", "--config", tmp_path / "config.yaml", "--scale", 2, "--out", tmp_path / "out"),
+                   named, "scan.nii.gz", "give it once")
+        assert not (tmp_path / "out").exists()

@@ -70,3 +70,19 @@ def test_unreadable_checkpoint(cli_unprivileged, scan, tmp_path, error_line):
     os.chmod(tmp_path / "locked.pt", 0)
     error_line(cli_unprivileged("upscale", scan, tmp_path / "sr.nii.gz", "--checkpoint", tmp_path / "locked.pt"),
                tmp_path / "locked.pt", "ermission denied")
+
+
+@pytest.mark.parametrize("damage", ["cut short", "another program's zip"])
+def test_a_zip_torch_cannot_read_is_said_in_words(cli, scan, tmp_path, error_line, damage):
+    """torch's zip reader reports C++ assertions ('Expected hasRecord(\"version\")...', 'internal miniz error')."""
+    import zipfile
+
+    save_checkpoint(payload(), tmp_path / "full.pt")
+    if damage == "cut short":
+        (tmp_path / "bad.pt").write_bytes((tmp_path / "full.pt").read_bytes()[:2000])
+    else:
+        with zipfile.ZipFile(tmp_path / "bad.pt", "w") as archive:
+            archive.writestr("archive/data.pkl", b"not a pickle")
+    line = error_line(cli("upscale", scan, tmp_path / "sr.nii.gz", "--checkpoint", tmp_path / "bad.pt"),
+                      tmp_path / "bad.pt", "a zip archive PyTorch cannot read")
+    assert "hasRecord" not in line and "miniz" not in line

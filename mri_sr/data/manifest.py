@@ -100,11 +100,21 @@ def _load_shard(data_dir: Path, shard: str, mmap: bool = False) -> tuple[np.ndar
     return arrays[0], arrays[1]
 
 
-def _check_rows(data_dir: Path, rows: list[dict[str, str]], lengths: dict[str, int]) -> None:
+def _check_rows(data_dir: Path, rows: list[dict[str, str]], shards: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Every row within its shard, one scale in the whole manifest, and every shard's HR slices
+    that scale times its LR slices."""
     for row in rows:
-        if int(row["row"]) >= lengths[row["shard"]]:
+        if int(row["row"]) >= len(shards[row["shard"]][0]):
             raise damaged(data_dir, f"manifest.csv row {row['row']} of shard {row['shard']} is beyond its "
-                          f"{lengths[row['shard']]} slices")
+                          f"{len(shards[row['shard']][0])} slices")
+    scales = sorted({row["scale"] for row in rows})
+    if len(scales) > 1 or not all(s.isdigit() for s in scales):
+        raise damaged(data_dir, f"manifest.csv gives scales {', '.join(scales)}; one integer scale is needed")
+    scale = int(scales[0]) if scales else 1
+    for name, (lr, hr) in shards.items():
+        if tuple(hr.shape[1:]) != tuple(scale * n for n in lr.shape[1:]):
+            raise damaged(data_dir, f"shard {name} holds HR slices of {hr.shape[1]}x{hr.shape[2]} and LR slices of "
+                          f"{lr.shape[1]}x{lr.shape[2]}, not the x{scale} of manifest.csv")
 
 
 def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
@@ -117,7 +127,8 @@ def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
     Raises:
         MriSrError: no manifest, the split is empty, or the folder is damaged (manifest or
             shards: see :func:`read_manifest`; a shard missing, cut short or not 3D; a row index
-            beyond its shard), naming the folder and saying to prepare it again.
+            beyond its shard; rows of several scales; HR slices not the scale times a shard's LR
+            slices), naming the folder and saying to prepare it again.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -130,7 +141,7 @@ def load_split(data_dir: str | Path, split: str) -> list[dict[str, Any]]:
     for row in rows:
         if row["shard"] not in shards:
             shards[row["shard"]] = _load_shard(data_dir, row["shard"])
-    _check_rows(data_dir, rows, {name: len(lr) for name, (lr, _) in shards.items()})
+    _check_rows(data_dir, rows, shards)
     for row in rows:
         lr, hr = shards[row["shard"]]
         i = int(row["row"])
@@ -144,14 +155,18 @@ def check_prepared(data_dir: str | Path, lr_patch_size: int | None = None) -> No
     run folder is made.
 
     Raises:
-        MriSrError: the folder is damaged (as :func:`load_split`), or the patch is larger than
-            a train LR slice (naming ``train.lr_patch_size``).
+        MriSrError: the folder is damaged (as :func:`load_split`; or its manifest and
+            ``prepare.json`` of different scales), or the patch is larger than a train LR slice
+            (naming ``train.lr_patch_size``).
     """
     data_dir = Path(data_dir)
     rows = read_manifest(data_dir)
-    shards = {name: _load_shard(data_dir, name, mmap=True)[0] for name in sorted({r["shard"] for r in rows})}
-    _check_rows(data_dir, rows, {name: len(lr) for name, lr in shards.items()})
-    sizes = [shards[name].shape[1:] for name in sorted({r["shard"] for r in rows if r["split"] == "train"})]
+    shards = {name: _load_shard(data_dir, name, mmap=True) for name in sorted({r["shard"] for r in rows})}
+    _check_rows(data_dir, rows, shards)
+    scale = read_prepared(data_dir)["scale"]
+    if rows and int(rows[0]["scale"]) != scale:
+        raise damaged(data_dir, f"manifest.csv is for x{rows[0]['scale']}, prepare.json for x{scale}")
+    sizes = [shards[name][0].shape[1:] for name in sorted({r["shard"] for r in rows if r["split"] == "train"})]
     if lr_patch_size is None or not sizes:
         return
     height, width = min(sizes, key=min)

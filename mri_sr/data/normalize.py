@@ -61,5 +61,5 @@ def fit_percentiles(data: np.ndarray, low_percentile: float, high_percentile: fl
     if not high > low:
         low, high = float(data.min()), float(data.max())
     if not high > low:
-        raise MriSrError(f"{name}: volume has constant intensity {low:g}; nothing to learn from")
+        raise MriSrError(f"{name}: volume has constant intensity {low:g}; it has no intensity range to normalise")
     return Normalisation(float(low), float(high), float(low_percentile), float(high_percentile))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import shutil
@@ -84,13 +85,29 @@ def subject_name(source: dict[str, Any]) -> str:
     return name
 
 
+class _SameScans:
+    """Refuses a scan given under two subjects (the same file twice, or a copy): its slices would go
+    to two splits, so a model would be scored on slices it was trained on."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str]] = {}
+
+    def check(self, volume: Volume, subject: str, path: str) -> None:
+        digest = hashlib.sha256(np.ascontiguousarray(volume.data).tobytes() + volume.affine.tobytes()).hexdigest()
+        other = self.seen.setdefault(digest, (subject, path))
+        if other[0] != subject:
+            raise MriSrError(f"{path}: the same scan as {other[1]} (subject {other[0]}), given here as subject "
+                             f"{subject}; in two subjects its slices would be in two splits (trained on and "
+                             "tested on); give it once")
+
+
 def _volumes(source: dict[str, Any]) -> list[tuple[int | None, Volume]]:
     """The 3D volumes a source gives: one, or every time point for ``volume: all``."""
     path, index = source["path"], source.get("volume")
     volume = load_source(path, series=source.get("series"))
     if index == "all":
         return [(k, volume.select(k, name=path)) for k in range(volume.n_volumes)]
-    return [(index, volume.select(index, name=path))]
+    return [(index, volume.select(index, name=path, option="data.sources volume:"))]
 
 
 def _slices(path: str, volume: Volume, data_cfg: dict[str, Any], scale: int) -> tuple[np.ndarray, list[int], dict]:
@@ -207,6 +224,11 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
 
     Returns:
         Path of the manifest.
+
+    Raises:
+        MriSrError: one line: an unreadable source, two sources of one subject id, one scan
+            under two subjects (unless ``split.only``), no train or val slice left, an output
+            folder it may not replace.
     """
     data_cfg, seed = config["data"], int(config["seed"])
     sources = data_cfg["sources"]
@@ -226,10 +248,12 @@ def prepare(config: dict[str, Any], scale: int, out_dir: str | Path) -> Path:
     check_replaceable(out_dir)
     tmp = temp_dir_beside(out_dir)
     try:
-        rows, kept = [], {}
+        rows, kept, same = [], {}, _SameScans()
         (tmp / "shards").mkdir()
         for source, subject in zip(sources, subjects):
             for volume_index, volume in _volumes(source):
+                if not split_cfg["only"]:
+                    same.check(volume, subject, str(source["path"]))
                 hr, indices, norm = _slices(str(source["path"]), volume, data_cfg, scale)
                 kept[str(source["path"])] = kept.get(str(source["path"]), 0) + len(indices)
                 if split_cfg["only"]:

@@ -24,7 +24,7 @@ from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.evaluate.methods import SRMethod, load_method
 from mri_sr.resample import CLASSICAL
-from mri_sr.fsutil import atomic_path
+from mri_sr.fsutil import atomic_path, check_output_file, check_output_folder, refuse_overwriting_input
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,19 @@ def evaluate(method: str, dataset: str, scale: int, out: str, *, name: str | Non
         ``seconds`` (wall time), ``images_dir`` (relative to the JSON's folder) and provenance.
 
     Raises:
-        MriSrError: an unknown method or dataset, or a mismatched checkpoint (named).
+        MriSrError: an unknown method or dataset, a mismatched checkpoint (named), or an ``out``
+            or ``images_dir`` that cannot be written or would replace, or lie inside, an input.
     """
     from mri_sr.evaluate.mri import evaluate_mri, is_prepared
     from mri_sr.evaluate.natural import BUILTIN, evaluate_natural, is_benchmark
 
     start = time.perf_counter()
+    inputs = (dataset, None if method in CLASSICAL else method)
+    check_output_file(out)
+    refuse_overwriting_input(out, inputs)
+    if images_dir:
+        check_output_folder(images_dir, "--images")
+        refuse_overwriting_input(images_dir, inputs)
     if not (dataset == BUILTIN or is_prepared(dataset) or is_benchmark(dataset)):
         raise MriSrError(f"{dataset}: not a prepared folder (manifest.csv), a benchmark folder (HR/), nor {BUILTIN}")
     chosen = Precision.choose(pick_device(device), precision) if method not in CLASSICAL else None

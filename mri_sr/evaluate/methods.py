@@ -136,7 +136,7 @@ def load_method(method: str, scale: int, precision: Precision | None, name: str 
     path = Path(method)
     if not path.is_file():
         raise MriSrError(f"{method}: not a checkpoint file, nor one of {', '.join(CLASSICAL)}")
-    generator = load_generator(path, precision.device)
+    generator = load_generator(path, precision.device, both_axes=True)
     if generator.scale != scale:
         raise MriSrError(f"{path}: checkpoint is a x{generator.scale} model, but the evaluation scale is x{scale}")
     if generator.in_channels not in (1, 3):

@@ -1,6 +1,7 @@
 """``load_dicom``: a DICOM series folder (or one multi-frame file) as a :class:`Volume`.
 
-Steps: find DICOM files (the folder and its subfolders; non-DICOM files are skipped), group
+Steps: find DICOM files (the folder and its subfolders; non-DICOM files are skipped, empty ones
+refused), group
 them by SeriesInstanceUID, pick one series, turn every image into a frame record
 (:mod:`mri_sr.io.dicom_frames`), order and check the frames and build the affine
 (:mod:`mri_sr.io.dicom_stack`), then read and scale the pixels.
@@ -11,6 +12,8 @@ same voxel values ("precise float" Philips scaling), same voxel positions in RAS
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,6 +30,11 @@ from mri_sr.io.volume import Volume
 
 DESCRIPTION_CHARS = 32
 """SeriesDescription is cut to this length in the list of series shown to users."""
+
+log = logging.getLogger(__name__)
+
+KEY_CHARS = 8
+"""Hex digits of a series key (:func:`series_key`)."""
 
 
 def _read_header(path: Path) -> Dataset | None:
@@ -53,6 +61,33 @@ def _read_header(path: Path) -> Dataset | None:
     return ds
 
 
+def _dicom_headers(path: Path) -> list[tuple[Path, Dataset]]:
+    """Every DICOM file under ``path`` with its header; other files are skipped (and counted in
+    the log), but an empty file beside DICOM files is an error: it may be a slice whose copy failed.
+
+    Raises:
+        MriSrError: no DICOM file, an empty (0-byte) file that is not hidden among DICOM files,
+            or a damaged DICOM header (:func:`_read_header`).
+    """
+    headers, skipped = [], []
+    for file in _find_files(path):
+        ds = _read_header(file)
+        if ds is None:
+            skipped.append(file)
+        else:
+            headers.append((file, ds))
+    if not headers:
+        raise MriSrError(f"{path}: no DICOM files found" if path.is_dir() else f"{path}: not a DICOM file")
+    empty = [file for file in skipped if not file.name.startswith(".") and file.stat().st_size == 0]
+    if empty:
+        raise MriSrError(f"{empty[0]}: an empty file (0 bytes) among the DICOM files ({len(empty)} such); "
+                         "a slice whose copy failed? copy it again or remove it")
+    if skipped:
+        log.info("%s: skipped %d file%s that %s not DICOM (e.g. %s)", path, len(skipped),
+                 "s" if len(skipped) != 1 else "", "are" if len(skipped) != 1 else "is", skipped[0].name)
+    return headers
+
+
 def _find_files(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
@@ -71,21 +106,28 @@ def _series_number(ds: Dataset) -> int:
         return 0
 
 
+def series_key(uid: str) -> str:
+    """A short name of a series for users: the first 8 hex digits of its SeriesInstanceUID's
+    SHA-256. UIDs are not shown, as many embed the scanner's serial number and the acquisition
+    date and time."""
+    return hashlib.sha256(uid.encode()).hexdigest()[:KEY_CHARS]
+
+
 def _series_label(uid: str, members: list[tuple[Path, Dataset]]) -> str:
+    """Number, description, file count and key of a series (never its UID)."""
     ds = members[0][1]
     description = str(ds.get("SeriesDescription", "")).strip()[:DESCRIPTION_CHARS]
-    parts = [f"number {ds.get('SeriesNumber', '?')}"]
+    label = f"number {ds.get('SeriesNumber', '?')}"
     if description:
-        parts.append(repr(description))
-    parts.append(f"{len(members)} file{'s' if len(members) != 1 else ''}")
-    return f"{uid} ({', '.join(parts)})"
+        label += f" {description!r}"
+    return f"{label} ({len(members)} file{'s' if len(members) != 1 else ''}, key {series_key(uid)})"
 
 
 def _pick_series(groups: dict[str, list[tuple[Path, Dataset]]], series: str | None, name: str) -> str:
     """The SeriesInstanceUID to load: the only one, or the one ``series`` names.
 
-    ``series`` matches a full SeriesInstanceUID first, then a SeriesNumber, then a unique
-    UID prefix.
+    ``series`` matches a full SeriesInstanceUID first, then a SeriesNumber, then a series key
+    (:func:`series_key`, shown in the listing), then a unique UID prefix.
     """
     ordered = sorted(groups, key=lambda uid: (_series_number(groups[uid][0][1]), uid))
     listing = "; ".join(_series_label(uid, groups[uid]) for uid in ordered)
@@ -97,13 +139,14 @@ def _pick_series(groups: dict[str, list[tuple[Path, Dataset]]], series: str | No
     if wanted in groups:
         return wanted
     by_number = [uid for uid in ordered if str(groups[uid][0][1].get("SeriesNumber", "")).strip() == wanted]
+    by_key = [uid for uid in ordered if series_key(uid) == wanted.lower()]
     by_prefix = [uid for uid in ordered if uid.startswith(wanted)]
-    for matches in (by_number, by_prefix):
+    for matches in (by_number, by_key, by_prefix):
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             raise MriSrError(
-                f"{name}: --series {wanted} matches {len(matches)} series; give more of the UID: {listing}"
+                f"{name}: --series {wanted} matches {len(matches)} series; give its key: {listing}"
             )
     raise MriSrError(f"{name}: no series matches --series {wanted}; it holds: {listing}")
 
@@ -141,7 +184,8 @@ def load_dicom(path: str | Path, *, series: str | None = None) -> Volume:
         path: a folder of DICOM files (subfolders included; non-DICOM files skipped), or a
             single DICOM file (e.g. enhanced multi-frame MR).
         series: when the folder holds several series, the one to load: a SeriesInstanceUID,
-            a SeriesNumber (as text) or a unique prefix of a SeriesInstanceUID.
+            a SeriesNumber (as text), a series key (:func:`series_key`; the error listing the
+            series shows each one's, never its UID) or a unique prefix of a SeriesInstanceUID.
 
     Returns:
         Volume with data (X, Y, Z) or (X, Y, Z, T) float32 in scanner units (X = column,
@@ -151,15 +195,13 @@ def load_dicom(path: str | Path, *, series: str | None = None) -> Volume:
 
     Raises:
         MriSrError: one line naming the folder (or file) and the problem: empty folder, no
-            DICOM files, several series and no (or an unmatched) ``series``, slices of
+            DICOM files, an empty file among them, several series and no (or an unmatched) ``series``, slices of
             different sizes / orientations / pixel spacings, uneven slice gaps, incomplete
             time points, unreadable pixel data.
     """
     path = Path(path)
     name = str(path)
-    headers = [(file, ds) for file in _find_files(path) if (ds := _read_header(file)) is not None]
-    if not headers:
-        raise MriSrError(f"{name}: no DICOM files found" if path.is_dir() else f"{name}: not a DICOM file")
+    headers = _dicom_headers(path)
     images = [(file, ds) for file, ds in headers if "Rows" in ds and "Columns" in ds]
     if not images:
         raise MriSrError(f"{name}: no DICOM images found ({len(headers)} DICOM files hold no pixel data)")

@@ -79,6 +79,18 @@ def _floats(value: object, count: int, what: str, path: Path) -> tuple[float, ..
     return numbers
 
 
+def _spacing(value: object, what: str, path: Path) -> tuple[float, float]:
+    """PixelSpacing as two positive floats (a negative one would mirror the image in space).
+
+    Raises:
+        MriSrError: missing, malformed, or not positive.
+    """
+    spacing = _floats(value, 2, what, path)
+    if not min(spacing) > 0:
+        raise MriSrError(f"{path}: {what} is {spacing[0]:g} x {spacing[1]:g} mm; pixel spacings must be positive")
+    return spacing
+
+
 def _number(value: object, default: float) -> float:
     """A single numeric tag value as float, ``default`` when absent or unreadable."""
     try:
@@ -86,6 +98,26 @@ def _number(value: object, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return number if np.isfinite(number) else default
+
+
+def _rescale(source: Dataset, keyword: str, default: float, path: Path, where: str = "") -> float:
+    """RescaleSlope or RescaleIntercept of ``source``: ``default`` when absent or empty.
+
+    Raises:
+        MriSrError: the value is present but not a finite number (the image's intensities
+            would be scaled unlike its neighbours').
+    """
+    value = source.get(keyword)
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise MriSrError(f"{path}: {where}{keyword} {str(value).strip()!r} is not a finite number; "
+                         "its intensities cannot be scaled")
+    return number
 
 
 def _seconds(value: object) -> float:
@@ -131,23 +163,23 @@ def classic_frames(ds: Dataset, path: Path) -> list[Frame]:
         path: the file, named in error messages.
 
     Raises:
-        MriSrError: the file lacks position, orientation or pixel spacing, or holds several
-            frames without per-frame geometry.
+        MriSrError: the file lacks position, orientation or (positive) pixel spacing, holds several
+            frames without per-frame geometry, or has a rescale that is not a number.
     """
     if int(_number(ds.get("NumberOfFrames"), 1)) > 1:
         raise MriSrError(f"{path}: multi-frame file without per-frame geometry is not supported")
-    slope = _number(ds.get("RescaleSlope"), 1.0) or 1.0
+    slope = _rescale(ds, "RescaleSlope", 1.0, path) or 1.0
     return [
         Frame(
             path=path,
             index=None,
             shape=(int(ds.Rows), int(ds.Columns)),
             orientation=_floats(ds.get("ImageOrientationPatient"), 6, "ImageOrientationPatient", path),
-            spacing=_floats(ds.get("PixelSpacing"), 2, "PixelSpacing", path),
+            spacing=_spacing(ds.get("PixelSpacing"), "PixelSpacing", path),
             position=_floats(ds.get("ImagePositionPatient"), 3, "ImagePositionPatient", path),
             thickness=_thickness(ds),
             slope=slope,
-            intercept=_number(ds.get("RescaleIntercept"), 0.0),
+            intercept=_rescale(ds, "RescaleIntercept", 0.0, path),
             private_slope=_philips_slope(ds),
             order=(
                 _number(ds.get("TemporalPositionIdentifier"), 0.0),
@@ -179,8 +211,14 @@ def enhanced_frames(ds: Dataset, path: Path) -> list[Frame]:
         path: the file, named in error messages.
 
     Raises:
-        MriSrError: a frame lacks position, orientation or pixel spacing.
+        MriSrError: a frame lacks position, orientation or (positive) pixel spacing, or has a rescale that
+            is not a number; the per-frame groups describe another number of frames than
+            NumberOfFrames (frame i's geometry would be given to another frame's pixels).
     """
+    declared = int(_number(ds.get("NumberOfFrames"), 1))
+    if len(ds.PerFrameFunctionalGroupsSequence) != declared:
+        raise MriSrError(f"{path}: NumberOfFrames is {declared} but the per-frame functional groups describe "
+                         f"{len(ds.PerFrameFunctionalGroupsSequence)} frames; the file is damaged")
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     instance = _number(ds.get("InstanceNumber"), 0.0)
@@ -201,11 +239,11 @@ def enhanced_frames(ds: Dataset, path: Path) -> list[Frame]:
                 index=index,
                 shape=(int(ds.Rows), int(ds.Columns)),
                 orientation=_floats(orient.get("ImageOrientationPatient"), 6, f"{where} orientation", path),
-                spacing=_floats(measures.get("PixelSpacing"), 2, f"{where} PixelSpacing", path),
+                spacing=_spacing(measures.get("PixelSpacing"), f"{where} PixelSpacing", path),
                 position=_floats(plane.get("ImagePositionPatient"), 3, f"{where} position", path),
                 thickness=_thickness(measures),
-                slope=_number(values.get("RescaleSlope"), 1.0) or 1.0,
-                intercept=_number(values.get("RescaleIntercept"), 0.0),
+                slope=_rescale(values, "RescaleSlope", 1.0, path, f"{where} ") or 1.0,
+                intercept=_rescale(values, "RescaleIntercept", 0.0, path, f"{where} "),
                 private_slope=private_slope if private_slope is not None else _philips_slope(ds),
                 order=(_number(content.get("TemporalPositionIndex"), 0.0), instance, *dimension, float(index)),
             )

@@ -19,6 +19,7 @@ import pydicom
 
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.io.dicom_frames import Frame
+from mri_sr.io.volume import to_float32
 
 SAME_POSITION_MM = 0.01
 """Frames whose positions along the normal differ by less than this share a slice."""
@@ -50,6 +51,10 @@ def _check_alike(frames: list[Frame], name: str) -> None:
         raise MriSrError(
             f"{name}: slices have different pixel spacings ({_describe(spacings, lambda s: f'{s[0]:g}x{s[1]:g} mm')})"
         )
+
+
+def _image_name(frame: Frame) -> str:
+    return frame.path.name if frame.index is None else f"{frame.path.name} frame {frame.index + 1}"
 
 
 def stack_geometry(frames: list[Frame], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +94,13 @@ def stack_geometry(frames: list[Frame], name: str) -> tuple[np.ndarray, np.ndarr
             slices.append([int(index)])
     counts = Counter(len(members) for members in slices)
     if len(counts) > 1:
+        usual = counts.most_common(1)[0][0]
+        odd = next(members for members in slices if len(members) != usual)
+        images = ", ".join(_image_name(frames[i]) for i in odd[:3]) + (", ..." if len(odd) > 3 else "")
         raise MriSrError(
-            f"{name}: slice positions hold different numbers of images ({min(counts)} to {max(counts)}); "
-            "the series looks incomplete"
+            f"{name}: the slice at {distance[odd[0]]:.4g} mm along the slice normal holds {len(odd)} "
+            f"image{'s' if len(odd) != 1 else ''} ({images}) where the others hold {usual}: "
+            f"{'a duplicated image' if len(odd) > usual else 'a missing image'} (or an incomplete series)"
         )
     order = np.array([sorted(members, key=lambda i: frames[i].order) for members in slices], dtype=np.int64)
 
@@ -132,7 +141,8 @@ def read_pixels(frames: list[Frame], order: np.ndarray) -> np.ndarray:
         (X, Y, Z, T) float32 array in scanner units; X = column, Y = row of the pixel matrix.
 
     Raises:
-        MriSrError: a file's pixel data cannot be decoded or does not match its header.
+        MriSrError: a file's pixel data cannot be decoded or does not match its header, or its
+            scaled values lie beyond float32's range.
     """
     rows, cols = frames[0].shape
     data = np.empty((cols, rows) + order.shape, dtype=np.float32)
@@ -157,5 +167,6 @@ def read_pixels(frames: list[Frame], order: np.ndarray) -> np.ndarray:
                 raise MriSrError(f"{path}: frame {slot + 1} is missing from the pixel data")
             slope, intercept = frame.scaling()
             z, t = place[index]
-            data[:, :, z, t] = (pixels[slot].T * slope + intercept).astype(np.float32)
+            data[:, :, z, t] = to_float32(lambda wanted: (pixels[slot].T * slope + intercept).astype(wanted),
+                                          str(path))
     return data

@@ -47,21 +47,24 @@ def load_volume(path: str | Path, *, series: str | None = None) -> Volume:
         path: a NIfTI file (``.nii``, ``.nii.gz``), a DICOM series folder or single DICOM file,
             a fastMRI ``.h5`` file or ``builtin:mni152`` (the MNI152 T1 1 mm template that
             ships with nilearn).
-        series: for a DICOM folder holding several series, the SeriesInstanceUID (or a
-            unique prefix) or SeriesNumber to load.
+        series: for a DICOM folder holding several series, the SeriesNumber, series key
+            (:func:`mri_sr.io.dicom.series_key`) or SeriesInstanceUID (or a unique prefix) to load.
 
     Returns:
         The volume; 4D (time last) when the source holds several time points.
 
     Raises:
-        MriSrError: a one-line message naming the path and the problem; a degenerate affine
-            (NaN, a zero column, singular) is refused here, for every format.
+        MriSrError: a one-line message naming the path and the problem; a scan without voxels
+            (a dimension of 0) and a degenerate affine (NaN, a zero column, singular) are refused
+            here, for every format.
     """
     text = str(path)
     if text.startswith(BUILTIN_PREFIX):
         return _load_builtin(text[len(BUILTIN_PREFIX):])
     path = Path(path)
     volume = _load_path(path, series)
+    if volume.data.size == 0:
+        raise MriSrError(f"{path}: the scan holds no voxels (shape {'x'.join(map(str, volume.data.shape))})")
     check_affine(volume.affine, str(path))
     return volume
 

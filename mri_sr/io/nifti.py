@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -13,11 +15,12 @@ import numpy as np
 
 from mri_sr.errors import MriSrError, one_line
 from mri_sr.fsutil import atomic_path
-from mri_sr.io.volume import MM_PER_UNIT, SCANNER, HeaderSpace, Volume, check_affine
+from mri_sr.io.volume import MM_PER_UNIT, SCANNER, HeaderSpace, Volume, affine_problem, check_affine, to_float32
 
 log = logging.getLogger(__name__)
 
 QFORM_TOLERANCE = (1e-5, 1e-3)  # mm per voxel (matrix), mm (offset): a qform representing the affine
+GZIP_MAGIC = b"\x1f\x8b"
 DEFLATE_MAX_RATIO = 1032  # the most bytes one compressed byte of a deflate stream can give
 UNIT_CODES = {0: "mm", 1: "meter", 2: "mm", 3: "micron"}  # xyzt_units & 7; 0 (unknown) is read as mm
 
@@ -30,15 +33,42 @@ def _spatial_unit(header: nib.Nifti1Header, path: Path) -> str:
     return UNIT_CODES[code]
 
 
-def _check_pixdim(header: nib.Nifti1Header, path: Path) -> None:
-    """Refuse voxel sizes (``pixdim[1:4]``) of 0 or NaN where they place the scan (no sform):
-    nibabel would quietly take them as 1 (a negative size is taken as its absolute value)."""
-    if int(header["sform_code"]) > 0:
-        return
-    zooms = np.asarray(header["pixdim"][1:4], dtype=np.float64)
-    if not np.all(np.abs(zooms) > 0):
-        raise MriSrError(f"{path}: the header's voxel size (pixdim) is {' x '.join(f'{z:g}' for z in zooms)}; "
-                         "a size of 0 or NaN leaves the scan without a place in space")
+def _pixdim_places(raw: nib.Nifti1Header) -> bool:
+    """Whether the file's own voxel sizes (``pixdim[1:4]``, before nibabel sets a 0 to 1) are all
+    non-zero and finite: the qform and the pixdim grid are scaled by them."""
+    zooms = np.asarray(raw["pixdim"][1:4], dtype=np.float64)
+    return bool(np.all(np.abs(zooms) > 0) and np.all(np.isfinite(zooms)))
+
+
+def _transforms(header: nib.Nifti1Header, raw: nib.Nifti1Header, path: Path) -> dict[str, np.ndarray | None]:
+    """The header's usable transforms, in the file's unit: ``qform`` and ``sform`` (None where
+    the code is 0, or for a degenerate qform beside a usable sform, with a warning), and ``best``,
+    the one that places the scan (the sform when its code is set, else the qform, else the
+    pixdim grid: nibabel's best affine).
+
+    Raises:
+        MriSrError: the transform that places the scan is degenerate (NaN, a zero column or
+            voxel size of 0, singular, an invalid quaternion).
+    """
+    zooms = f"voxel size (pixdim) {' x '.join(f'{z:g}' for z in raw['pixdim'][1:4])}"
+    sform = header.get_sform(coded=True)[0]
+    if sform is not None:
+        check_affine(sform, str(path), "sform")
+    try:
+        qform = header.get_qform(coded=True)[0]
+        problem = None if qform is None else f"has a {zooms}" if not _pixdim_places(raw) else affine_problem(qform)
+    except ValueError as exc:  # quaternion parameters b, c, d that are not part of a unit quaternion
+        qform, problem = None, f"is invalid ({one_line(exc)})"
+    if problem is not None:
+        if sform is None:
+            raise MriSrError(f"{path}: the qform {problem}; the scan has no place in space")
+        log.warning("%s: the qform %s; the scan is placed by its sform, and outputs get no qform (qform_code 0)",
+                    path, problem)
+        qform = None
+    if sform is None and qform is None and not _pixdim_places(raw):
+        raise MriSrError(f"{path}: the header's {zooms}; a size of 0 or NaN leaves the scan without a place in space")
+    best = sform if sform is not None else qform if qform is not None else header.get_base_affine()
+    return {"qform": qform, "sform": sform, "best": best}
 
 
 def _check_length(img: nib.Nifti1Image, path: Path) -> None:
@@ -47,8 +77,8 @@ def _check_length(img: nib.Nifti1Image, path: Path) -> None:
     shape = header.get_data_shape()
     if not all(n > 0 for n in shape):
         raise MriSrError(f"{path}: the header declares shape {shape}; every dimension must be at least 1")
-    needed = int(header["vox_offset"]) + int(np.prod(header.get_data_shape(), dtype=np.float64)) * \
-        header.get_data_dtype().itemsize
+    needed = int(img.dataobj.offset) + int(np.prod(header.get_data_shape(), dtype=np.float64)) * \
+        header.get_data_dtype().itemsize  # the offset as read: nibabel's header then holds vox_offset 0
     if path.name.lower().endswith(".gz"):
         size = path.stat().st_size
         if needed >= 1 << 32:  # the gzip trailer holds the length modulo 2**32; deflate expands 1032:1 at most
@@ -72,8 +102,8 @@ def _voxels(img: nib.Nifti1Image, path: Path) -> np.ndarray:
         raise MriSrError(f"{path}: an RGB colour image ({dtype}); a greyscale scan is needed")
     if np.issubdtype(dtype, np.complexfloating):
         log.warning("%s: complex voxels; using their magnitude", path)
-        return np.abs(np.asanyarray(img.dataobj)).astype(np.float32)
-    return img.get_fdata(dtype=np.float32)
+        return to_float32(lambda wanted: np.abs(np.asanyarray(img.dataobj)).astype(wanted), str(path))
+    return to_float32(lambda wanted: img.get_fdata(dtype=wanted), str(path))
 
 
 def load_nifti(path: Path) -> Volume:
@@ -81,23 +111,61 @@ def load_nifti(path: Path) -> Volume:
 
     The affine is nibabel's best affine (the sform when its code is set, else the qform, else
     the pixdim grid), converted to mm from the file's spatial unit (micron, mm or meter); the
-    qform and sform, each with its code, and the unit are kept in :attr:`Volume.header` so
-    :func:`save_nifti` writes them back. ``scl_slope``/``scl_inter`` are applied; complex
-    voxels become their magnitude.
+    qform and sform, each with its code, and ``xyzt_units`` are kept in :attr:`Volume.header`
+    so :func:`save_nifti` writes them back; a degenerate qform (a voxel size of 0 in pixdim, NaN,
+    an invalid quaternion) beside a usable sform is dropped with a warning (outputs get
+    ``qform_code`` 0). ``scl_slope``/``scl_inter`` are applied; complex voxels become their
+    magnitude. nibabel's messages are logged once, naming the file.
 
     Raises:
         MriSrError: unreadable, truncated or non-NIfTI file, a file shorter than its header says,
-            an RGB image, an unknown unit, a degenerate transform, or fewer than 3 dimensions.
+            an RGB image, values beyond float32's range, an unknown unit, a degenerate transform
+            placing the scan, or fewer than 3 dimensions.
     """
+    with _library_messages(path):
+        img, raw, data = _read(path)
+        units = _spatial_unit(img.header, path)
+        transforms = _transforms(img.header, raw, path)
+    while data.ndim > 4 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim not in (3, 4):
+        raise MriSrError(f"{path}: image has shape {data.shape}; a 3D or 4D volume is needed")
+    to_mm = np.diag([MM_PER_UNIT[units]] * 3 + [1.0])
+    affine = to_mm @ transforms["best"].astype(np.float64)
+    check_affine(affine, str(path))
+    inverse = np.linalg.inv(affine)
+    worlds = {kind: None if transforms[kind] is None else (to_mm @ transforms[kind]) @ inverse
+              for kind in ("qform", "sform")}
+    header = HeaderSpace(int(img.header["qform_code"]) if worlds["qform"] is not None else 0,
+                         int(img.header["sform_code"]), worlds["qform"], worlds["sform"], units,
+                         int(img.header["xyzt_units"]))
+    return Volume(np.ascontiguousarray(data), affine, f"NIfTI file {path.name}", header)
+
+
+def _check_compression(path: Path) -> None:
+    """A ``.gz`` name holds gzip data, and a ``.nii`` name does not (nibabel picks the reader by name)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if compressed and not path.name.lower().endswith(".gz"):
+        raise MriSrError(f"{path}: the file is gzip-compressed; name it .nii.gz")
+    if path.name.lower().endswith(".gz") and not compressed and path.stat().st_size:
+        raise MriSrError(f"{path}: the file is not gzip-compressed; name it .nii (if it is NIfTI)")
+
+
+def _read(path: Path) -> tuple[nib.Nifti1Image, nib.Nifti1Header, np.ndarray]:
+    """The image, its header as the file holds it (unfixed: nibabel's load sets a 0 pixdim to 1)
+    and its voxels (:func:`_voxels`); every library error as one line."""
+    _check_compression(path)
     try:
         img = nib.load(str(path))
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise MriSrError(f"{path}: not a NIfTI file ({type(img).__name__})")
-        units = _spatial_unit(img.header, path)
-        with nib.openers.ImageOpener(str(path)) as f:  # unfixed: nibabel's load sets a 0 pixdim to 1
-            _check_pixdim(type(img.header).from_fileobj(f, check=False), path)
+        with nib.openers.ImageOpener(str(path)) as f:
+            raw = type(img.header).from_fileobj(f, check=False)
         _check_length(img, path)
-        data = _voxels(img, path)
+        return img, raw, _voxels(img, path)
     except MriSrError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -109,25 +177,31 @@ def load_nifti(path: Path) -> Volume:
         raise MriSrError(f"{path}: the header's shape {shape} needs more memory than this machine has") from None
     except (OSError, ValueError, TypeError, OverflowError) as exc:
         raise MriSrError(f"{path}: cannot read NIfTI data ({one_line(exc)})") from None
-    while data.ndim > 4 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
-    if data.ndim not in (3, 4):
-        raise MriSrError(f"{path}: image has shape {data.shape}; a 3D or 4D volume is needed")
-    to_mm = np.diag([MM_PER_UNIT[units]] * 3 + [1.0])
-    affine = to_mm @ img.affine.astype(np.float64)
-    check_affine(affine, str(path))
-    inverse = np.linalg.inv(affine)
-    worlds = {}
-    for kind, (matrix, code) in (("qform", img.header.get_qform(coded=True)),
-                                 ("sform", img.header.get_sform(coded=True))):
-        if matrix is not None:
-            check_affine(matrix, str(path), kind)
-            worlds[kind] = (to_mm @ matrix) @ inverse
-    header = HeaderSpace(int(img.header["qform_code"]), int(img.header["sform_code"]),
-                         worlds.get("qform"), worlds.get("sform"), units)
-    return Volume(np.ascontiguousarray(data), affine, f"NIfTI file {path.name}", header)
+
+
+@contextlib.contextmanager
+def _library_messages(path: Path) -> Iterator[None]:
+    """Hold nibabel's log messages (it prints them with a handler of its own, and again through
+    the root logger) while the block runs; when it succeeds, log each once as a warning naming
+    ``path``. When it fails, its one-line error says what went wrong, and they are dropped."""
+    logger = nib.imageglobals.logger
+    held: list[logging.LogRecord] = []
+    holder = logging.Handler()
+    holder.emit = held.append  # type: ignore[method-assign]
+    handlers, propagate = list(logger.handlers), logger.propagate
+    for handler in handlers:
+        logger.removeHandler(handler)
+    logger.addHandler(holder)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(holder)
+        for handler in handlers:
+            logger.addHandler(handler)
+        logger.propagate = propagate
+    for message in dict.fromkeys(record.getMessage() for record in held if record.levelno >= logging.WARNING):
+        log.warning("%s: %s", path, message)
 
 
 def _represents(qform: np.ndarray, affine: np.ndarray) -> bool:
@@ -145,16 +219,29 @@ def save_nifti(volume: Volume, path: str | Path) -> None:
     shear) is written only when it represents its matrix exactly, so the file reopens with the
     same transforms in any reader; a sheared one (e.g. a gantry-tilted CT-style series) is left
     unset (``qform_code`` 0) with a warning, so that no reader places the scan by a qform that
-    drops the tilt.
+    drops the tilt. ``xyzt_units`` is the header's (spatial and time unit as read), else mm
+    and seconds.
+
+    Raises:
+        MriSrError: a voxel is NaN or infinite as float32 (e.g. beyond its range): no file is
+            written; or the file cannot be written.
     """
     path = Path(path)
+    with np.errstate(over="ignore"):
+        data = np.asarray(volume.data, dtype=np.float32)
+    bad = data.size - int(np.count_nonzero(np.isfinite(data)))
+    if bad:
+        raise MriSrError(f"{path}: the output would hold {bad} NaN or infinite voxels (values beyond the float32 "
+                         "range?); nothing written")
     space = volume.header if volume.header is not None else SCANNER
     to_mm = np.diag([MM_PER_UNIT[space.units]] * 3 + [1.0])
     to_unit = np.linalg.inv(to_mm)
     qform_mm, sform_mm = space.transforms(volume.affine)
-    img = nib.Nifti1Image(np.asarray(volume.data, dtype=np.float32), None)
+    img = nib.Nifti1Image(data, None)
     header = img.header
     header.set_xyzt_units(space.units, "sec")
+    if space.xyzt_units is not None:
+        header["xyzt_units"] = space.xyzt_units
     zooms = np.linalg.norm((to_unit @ volume.affine)[:3, :3], axis=0)
     header.set_zooms(tuple(zooms) + (1.0,) * (volume.data.ndim - 3))
     header.set_sform(None if sform_mm is None else to_unit @ sform_mm, code=space.sform_code)

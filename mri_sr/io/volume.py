@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import nibabel as nib
@@ -28,6 +29,8 @@ class HeaderSpace:
         qform_world, sform_world: (4, 4) float64 in mm, None when the code is 0.
         units: the file's spatial unit (``"mm"``, ``"micron"`` or ``"meter"``; ``xyzt_units``
             unknown is read as mm). The Volume's affine is in mm whatever the file's unit.
+        xyzt_units: the file's ``xyzt_units`` code (spatial and time unit), written back as it
+            is; None: mm and seconds.
     """
 
     qform_code: int = 1
@@ -35,6 +38,7 @@ class HeaderSpace:
     qform_world: np.ndarray | None = None
     sform_world: np.ndarray | None = None
     units: str = "mm"
+    xyzt_units: int | None = None
 
     def transforms(self, affine: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The (qform, sform) in mm of a grid with ``affine`` (None where the code is 0); with no
@@ -90,28 +94,54 @@ class Volume:
         ``affine``. The header's transforms (with their codes) and unit follow the grid."""
         return dataclasses.replace(self, data=data, affine=np.asarray(affine, dtype=np.float64), source=source)
 
-    def select(self, index: int | None, *, name: str = "input") -> Volume:
+    def select(self, index: int | None, *, name: str = "input", option: str = "--volume") -> Volume:
         """Return one 3D volume.
 
         Args:
             index: time point (0-based) for 4D data; may be None for 3D data.
             name: file name used in error messages.
+            option: where the user gives ``index`` (an option or config key), for messages.
 
         Raises:
             MriSrError: 4D data without an index, or an index out of range.
         """
         if self.data.ndim == 3:
             if index not in (None, 0):
-                raise MriSrError(f"{name}: --volume {index} given but the scan is 3D")
+                raise MriSrError(f"{name}: {option} {index} given but the scan is 3D")
             return self
         if index is None:
             raise MriSrError(
-                f"{name}: scan is 4D with {self.n_volumes} volumes; pick one with --volume N (0-based)"
+                f"{name}: scan is 4D with {self.n_volumes} volumes; pick one with {option} N (0-based)"
             )
         flat = self.data.reshape(self.data.shape[:3] + (-1,))
         if not 0 <= index < flat.shape[3]:
-            raise MriSrError(f"{name}: --volume {index} is out of range (scan has {flat.shape[3]} volumes)")
+            raise MriSrError(f"{name}: {option} {index} is out of range (scan has {flat.shape[3]} volumes)")
         return self.on_grid(np.ascontiguousarray(flat[..., index]), self.affine, f"{self.source}, volume {index}")
+
+
+def to_float32(read: Callable[[type], np.ndarray], name: str) -> np.ndarray:
+    """Voxel values as float32, refusing finite values beyond float32's range (which a cast would
+    silently make infinite).
+
+    Args:
+        read: gives the values in the dtype asked for (``np.float32`` first; ``np.float64``
+            only where the float32 values hold infinities, to tell those the file holds from
+            overflows).
+        name: the file, for the message.
+
+    Raises:
+        MriSrError: a finite value beyond +-3.4e38.
+    """
+    with np.errstate(over="ignore"):
+        values = read(np.float32)
+    if np.isinf(values).any():
+        wide = read(np.float64)
+        overflow = np.isfinite(wide) & np.isinf(values)
+        if overflow.any():
+            largest = float(np.abs(wide[overflow]).max())
+            raise MriSrError(f"{name}: {int(overflow.sum())} voxel values (up to {largest:.3g}) lie beyond the float32 "
+                             f"range (+-{np.finfo(np.float32).max:.3g}); rescale the scan")
+    return values
 
 
 def check_affine(affine: np.ndarray, name: str, what: str = "affine") -> None:
@@ -120,16 +150,23 @@ def check_affine(affine: np.ndarray, name: str, what: str = "affine") -> None:
     Raises:
         MriSrError: one line naming ``name`` (the file) and what is degenerate.
     """
+    problem = affine_problem(affine)
+    if problem is not None:
+        raise MriSrError(f"{name}: the {what} {problem}; the scan has no place in space")
+
+
+def affine_problem(affine: np.ndarray) -> str | None:
+    """What makes a voxel -> world map place no voxel (e.g. ``"holds NaN or infinite values"``),
+    or None for a usable one (finite, no zero column, invertible)."""
     matrix = np.asarray(affine, dtype=np.float64)
     if not np.all(np.isfinite(matrix)):
-        raise MriSrError(f"{name}: the {what} holds NaN or infinite values; the scan has no place in space")
+        return "holds NaN or infinite values"
     zero = [axis for axis in range(3) if not np.linalg.norm(matrix[:3, axis]) > 0]
     if zero:
-        raise MriSrError(f"{name}: the {what} gives array axis {zero[0]} a voxel size of 0 (a zero column or "
-                         "a zero field of view); the scan has no place in space")
+        return f"gives array axis {zero[0]} a voxel size of 0 (a zero column or a zero field of view)"
     if not abs(np.linalg.det(matrix[:3, :3])) > 0:
-        raise MriSrError(f"{name}: the {what} is singular (its axes are not independent); "
-                         "the scan has no place in space")
+        return "is singular (its axes are not independent)"
+    return None
 
 
 def reorient(volume: Volume, codes: str = "RAS") -> Volume:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mri_sr import __version__
-from mri_sr.fsutil import atomic_path
+from mri_sr.fsutil import atomic_path, check_output_file, refuse_overwriting_input
 from mri_sr.report.ablation import ablation_section
 from mri_sr.report.collect import (Group, config_text, git_commit, group_results, load_metrics, load_runs,
                                    load_samples)
@@ -61,9 +61,14 @@ def build_report(metrics: list[str], runs: list[str], out: str, config: str | No
         config: workflow config (YAML) shown on the page, scan sources redacted, or None.
 
     Raises:
-        MriSrError: an unreadable metrics file or config, or a method given twice for one
-            dataset and scale.
+        MriSrError: an unreadable metrics file or config, a method given twice for one
+            dataset and scale, or an ``out`` (or its CSV) that cannot be written or would replace
+            an input.
     """
+    out_path = Path(out)
+    for path in (out_path, out_path.with_suffix(".csv")):
+        check_output_file(path)
+        refuse_overwriting_input(path, [*metrics, config])
     groups = group_results([load_metrics(p) for p in metrics])
     shown_config = config_text(config) if config is not None else None
     run_list = load_runs(list(runs))
@@ -80,7 +85,6 @@ def build_report(metrics: list[str], runs: list[str], out: str, config: str | No
     }
     sections = [cross_scan_section(groups)] + [group_section(g, comparison_panels(g)) for g in groups] + [ablation_section(groups)]
     sections += [runs_section(run_list, curves), metadata_section(meta, shown_config)]
-    out_path = Path(out)
     with atomic_path(out_path, suffix=".html") as tmp:
         tmp.write_text(page(groups, sections), encoding="utf-8")
     write_csv(groups, out_path.with_suffix(".csv"))

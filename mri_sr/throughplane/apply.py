@@ -33,7 +33,7 @@ from mri_sr.data.degradation import SliceProfile
 from mri_sr.data.normalize import fit_percentiles
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import file_sha256, refuse_overwriting_input
+from mri_sr.fsutil import check_output_file, file_sha256, refuse_overwriting_input
 from mri_sr.geometry import upscaled_affine
 from mri_sr.inference import Inference
 from mri_sr.io import Volume, load_volume, save_nifti
@@ -204,13 +204,20 @@ def through_plane_file(input: str | Path, output: str | Path,
 
     Raises:
         MriSrError: one line naming the file: unreadable input, 4D without ``volume``, an
-            isotropic scan, an unsupported factor, bad options, unwritable output.
+            isotropic scan, an unsupported factor, bad options, an unwritable output or
+            ``save_model``, or one that would replace an input.
     """
     output = Path(output)
     check_output(output)
+    check_output_file(sidecar_path(output))
     inputs = (input, options.init, sidecar_path(input))
     refuse_overwriting_input(output, inputs)
     refuse_overwriting_input(sidecar_path(output), inputs)  # the output's sidecar must not replace the input's
+    if options.save_model is not None:
+        check_output_file(options.save_model)
+        if Path(options.save_model).absolute() in (output.absolute(), sidecar_path(output).absolute()):
+            raise MriSrError(f"--save-model {options.save_model}: is an output of the command; choose another name")
+        refuse_overwriting_input(options.save_model, inputs)
     name = str(input)
     scan = load_volume(input, series=options.series).select(options.volume, name=name)
     if options.thickness is None and (Path(input).is_dir() or name.lower().endswith((".dcm", ".ima"))):

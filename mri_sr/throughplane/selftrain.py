@@ -140,7 +140,7 @@ class ThroughPlaneOptions:
         precision: autocast of training and application (``auto``: bf16 where the CPU or GPU has it).
         volume: time point of a 4D scan (0-based); series: the series of a DICOM folder holding several.
         save_model: also write the trained generator as an mri-sr checkpoint here (for ``init``;
-            ``mri-sr upscale --checkpoint`` refuses it: it upscales one axis).
+            it upscales one axis, so ``upscale`` and ``evaluate`` refuse it).
         progress: progress bars on stderr.
     """
 

@@ -30,13 +30,13 @@ from mri_sr.data.degradation import from_dict
 from mri_sr.data.manifest import check_prepared, load_split, read_prepared
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
-from mri_sr.fsutil import check_output_folder
+from mri_sr.fsutil import check_output_folder, refuse_overwriting_input
 from mri_sr.logsetup import progress as progress_bar
 from mri_sr.train.distributed import Distributed, barrier, init_distributed, sync_buffers
 from mri_sr.train.runfolder import RunLock, check_resumable, check_same_data, data_fingerprint, init_generators
 from mri_sr.train.runlog import RunLog, plot_loss_curves
 from mri_sr.train.steps import STEPS
-from mri_sr.train.trainer import Trainer, seed_everything
+from mri_sr.train.trainer import Trainer, network_specs, seed_everything
 from mri_sr.train.validate import bicubic_baseline, validate
 
 log = logging.getLogger(__name__)
@@ -251,13 +251,18 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         ``final.pt``'s path and the networks as trained in this process.
 
     Raises:
-        MriSrError: one line: ``out_dir`` unusable or in use by another process, ``data_dir``
-            not prepared, or ``last.pt`` not resumable (another network config or other data).
+        MriSrError: one line: ``out_dir`` unusable, in use by another process, or ``data_dir``
+            or inside it, ``data_dir`` not prepared, or ``last.pt`` not resumable (another network config or other data).
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_output_folder(out_dir)
+    refuse_overwriting_input(out_dir, (data_dir,))  # a run in a prepared folder goes when it is prepared again
     prepared = read_prepared(data_dir)  # the data is checked before the run folder is made
     check_prepared(data_dir, config["train"]["lr_patch_size"])
+    try:
+        network_specs(config, int(prepared["scale"]))
+    except MriSrError as exc:
+        raise MriSrError(f"{data_dir}: {exc}") from None
     torch.set_flush_denormal(True)  # denormal floats (tiny GAN gradients) slow CPU kernels down
     dev = pick_device(device)
     ddp = init_distributed(dev)

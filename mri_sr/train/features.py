@@ -29,6 +29,7 @@ from mri_sr.data.manifest import load_split
 from mri_sr.resample import imresize_torch
 from mri_sr.device import Precision, pick_device
 from mri_sr.errors import MriSrError
+from mri_sr.fsutil import check_output_file, refuse_overwriting_input
 from mri_sr.losses.mri_features import (
     FORMAT,
     MRI_LAYER_NAMES,
@@ -125,9 +126,12 @@ def train_features(data_dir: str | Path, out: str | Path, settings: FeatureSetti
         The checkpoint's plain values (everything but ``state_dict``).
 
     Raises:
-        MriSrError: not a prepared folder, or slices smaller than the patch.
+        MriSrError: not a prepared folder, slices smaller than the patch, or an ``out`` that
+            cannot be written or would replace, or lie inside, ``data_dir``.
     """
     data_dir = Path(data_dir)
+    check_output_file(out)
+    refuse_overwriting_input(out, (data_dir,))
     if settings.patch_size % 4 or settings.patch_size % settings.mask_block:
         raise MriSrError(f"feature patch_size {settings.patch_size}: must be a multiple of 4 and of mask_block")
     items = load_split(data_dir, "train")

@@ -197,8 +197,13 @@ def init_generators(nets: dict[str, nn.Module], specs: dict[str, dict[str, Any]]
             if name == "net_g":
                 raise MriSrError(f"{init}: no generator net_g to initialise from")
             continue
-        if source.get(spec_key) != specs[name]:
-            raise MriSrError(f"{init}: its {name} {source.get(spec_key)} differs from {specs[name]}")
+        theirs = source.get(spec_key)
+        if theirs != specs[name]:
+            theirs = theirs if isinstance(theirs, dict) else {}
+            keys = sorted(set(theirs) | set(specs[name]), key=lambda k: (k != "type", k))
+            changes = ", ".join(f"{k} {theirs.get(k, '(unset)')} (this run: {specs[name].get(k, '(unset)')})"
+                                for k in keys if theirs.get(k) != specs[name].get(k))
+            raise MriSrError(f"--init {init}: its {name} differs from this run's: {changes}")
         nets[name].load_state_dict(source["nets"][name])
         loaded.append(name)
     if "net_g_lr" in nets and "net_g_lr" not in loaded:

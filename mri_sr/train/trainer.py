@@ -30,13 +30,24 @@ GENERATORS, DISCRIMINATORS = ("net_g", "net_g_lr"), ("net_d", "net_d_lr")
 
 
 def network_specs(config: dict[str, Any], scale: int, in_channels: int = 1) -> dict[str, dict[str, Any]]:
-    """The config's network specs with scale, in_channels and discriminator input size filled in."""
+    """The config's network specs with scale, in_channels and discriminator input size filled in
+    from the data (its scale and channels) and ``train.lr_patch_size``.
+
+    Raises:
+        MriSrError: a network of the config sets one of them to another value.
+    """
     hr_patch = config["train"]["lr_patch_size"] * scale
     specs = {}
     for name, spec in config["networks"].items():
         accepted = inspect.signature(NETWORKS[spec["type"]].__init__).parameters if spec["type"] in NETWORKS else {}
-        extra = {"in_channels": in_channels, "scale": scale, "input_size": hr_patch}
-        specs[name] = {**{k: v for k, v in extra.items() if k in accepted}, **spec}
+        extra = {k: v for k, v in {"in_channels": in_channels, "scale": scale, "input_size": hr_patch}.items()
+                 if k in accepted}
+        for key, value in extra.items():
+            if key in spec and spec[key] != value:
+                source = "train.lr_patch_size x scale" if key == "input_size" else "the prepared data"
+                raise MriSrError(f"networks.{name}.{key} is {spec[key]}, but {source} gives {value}; leave the key out "
+                                 "(it is filled in)")
+        specs[name] = {**extra, **spec}
     return specs
 
 

@@ -15,7 +15,7 @@ import pydicom
 import pytest
 
 from mri_sr.errors import MriSrError
-from mri_sr.io.dicom import load_dicom
+from mri_sr.io.dicom import load_dicom, series_key
 from mri_sr.io.volume import Volume
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mri" / "dicom"
@@ -216,10 +216,11 @@ def test_two_series_need_a_choice(dicom_writer, mni_crop, tmp_path) -> None:
         load_dicom(tmp_path)
     message = str(caught.value)
     assert message.startswith(f"{tmp_path}: holds 2 series, pick one with --series:")
-    assert "1.2.826.0.1.3680043.99.1 (number 3, 'first', 6 files)" in message
-    assert "1.2.826.0.1.3680043.99.2 (number 7, 'second', 6 files)" in message
+    assert f"number 3 'first' (6 files, key {series_key('1.2.826.0.1.3680043.99.1')})" in message
+    assert f"number 7 'second' (6 files, key {series_key('1.2.826.0.1.3680043.99.2')})" in message
 
     assert load_dicom(tmp_path, series="3").data.shape == (40, 48, 6)
+    assert load_dicom(tmp_path, series=series_key("1.2.826.0.1.3680043.99.2")).data.shape == (20, 24, 6)
     assert load_dicom(tmp_path, series="1.2.826.0.1.3680043.99.2").data.shape == (20, 24, 6)
     with pytest.raises(MriSrError, match=r"matches 2 series"):
         load_dicom(tmp_path, series="1.2.826.0.1.3680043.99")
@@ -266,3 +267,75 @@ def test_compressed_transfer_syntaxes_give_identical_voxels(tmp_path: Path) -> N
     for name, volume in volumes.items():
         np.testing.assert_array_equal(volume.data, reference.data, err_msg=name)
         np.testing.assert_array_equal(volume.affine, reference.affine, err_msg=name)
+
+
+# ------------------------------------------------------------------ issue 25 again: damaged series
+
+def test_a_malformed_rescale_in_one_file_is_named(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """One file whose RescaleSlope is not a number would otherwise be read unscaled among scaled slices."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    stored, affine = mni_crop
+    files = dicom_writer.write_series(tmp_path / "series", stored[:, :, :6], affine)
+    ds = pydicom.dcmread(files[2])
+    ds[0x00281053] = RawDataElement(Tag(0x00281053), "DS", 4, b"abc ", 0, False, True)  # RescaleSlope
+    ds.save_as(files[2])
+    error_line(cli("info", tmp_path / "series"), files[2].name, "RescaleSlope 'abc' is not a finite number")
+
+
+def test_an_empty_file_among_dicom_files_is_refused(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """A 0-byte file may be a slice whose copy failed (an edge slice would go unnoticed); hidden
+    empty files and other non-DICOM files are skipped."""
+    stored, affine = mni_crop
+    dicom_writer.write_series(tmp_path / "series", stored[:, :, :6], affine)
+    (tmp_path / "series" / ".keep").touch()
+    (tmp_path / "series" / "notes.txt").write_text("scanned on the new coil\n")
+    code, out, err = cli("info", tmp_path / "series")
+    assert code == 0 and "40x48x6" in out, err
+    (tmp_path / "series" / "IM0007").touch()
+    error_line(cli("info", tmp_path / "series"), "IM0007", "empty file (0 bytes)")
+
+
+def test_enhanced_file_missing_a_frames_functional_group(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """With one per-frame group gone, the groups after it would describe the pixels of the frame before."""
+    stored, affine = mni_crop
+    path = dicom_writer.write_enhanced(tmp_path / "enhanced.dcm", stored[:, :, :8], affine)
+    ds = pydicom.dcmread(path)
+    groups = ds.PerFrameFunctionalGroupsSequence
+    heights = [float(g.PlanePositionSequence[0].ImagePositionPatient[2]) for g in groups]
+    edge = next(i for i in (int(np.argmax(heights)), int(np.argmin(heights))) if i < len(groups) - 1)
+    del groups[edge]  # an edge slice (no gap left) in the middle of the sequence: the later groups shift
+    ds.save_as(path)
+    error_line(cli("info", path), "enhanced.dcm", "NumberOfFrames is 8", "7 frames")
+
+
+def test_a_duplicated_slice_names_its_files(error_line, cli, dicom_writer, mni_crop, tmp_path) -> None:
+    stored, affine = mni_crop
+    files = dicom_writer.write_series(tmp_path / "series", stored[:, :, :6], affine)
+    shutil.copy(files[4], tmp_path / "series" / "copy of slice")
+    error_line(cli("info", tmp_path / "series"), files[4].name, "copy of slice", "holds 2 images", "duplicated")
+
+
+def test_series_listing_shows_no_uid(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """Scanner UIDs embed the scanner's serial number and the acquisition date and time (here a
+    Siemens-style UID: serial 67093, 2022-07-11 12:08:08); the listing names series by number,
+    description and key, and the key selects one."""
+    stored, affine = mni_crop
+    uid = "1.3.12.2.1107.5.2.43.67093.2022071112080803357602701.0.0.0"
+    dicom_writer.write_series(tmp_path / "study", stored[:, :, :4], affine, series_number=5, series_uid=uid)
+    dicom_writer.write_series(tmp_path / "study", stored[:, :, :6], affine, series_number=5, seed=1)
+    line = error_line(cli("info", tmp_path / "study"), "holds 2 series", series_key(uid))
+    assert "67093" not in line and "20220711" not in line and "1.3.12" not in line, line
+    code, out, err = cli("info", tmp_path / "study", "--series", series_key(uid))
+    assert code == 0 and "40x48x4" in out, err
+
+
+def test_a_negative_pixel_spacing_is_refused(cli, error_line, dicom_writer, mni_crop, tmp_path) -> None:
+    """It would mirror the image in space (an RPS volume read from an RAS series)."""
+    stored, affine = mni_crop
+    for path in dicom_writer.write_series(tmp_path / "series", stored[:, :, :4], affine):
+        ds = pydicom.dcmread(path)
+        ds.PixelSpacing = ["-2", "2"]
+        ds.save_as(path)
+    error_line(cli("info", tmp_path / "series"), "PixelSpacing is -2 x 2 mm", "positive")

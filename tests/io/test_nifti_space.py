@@ -136,3 +136,41 @@ def test_nan_scale_slope_means_unscaled(tmp_path):
     img.header["scl_slope"], img.header["scl_inter"] = np.nan, np.nan  # NIfTI: NaN or 0 slope = no scaling
     nib.save(img, tmp_path / "in.nii")
     np.testing.assert_array_equal(load_volume(tmp_path / "in.nii").data, stored.astype(np.float32))
+
+
+def _sform_and_broken_qform(path, damage: str) -> nib.Nifti1Image:
+    """A scan placed by its sform (code 2) whose qform (code 1) places no voxel."""
+    img = nib.Nifti1Image(np.random.default_rng(0).random(SHAPE).astype(np.float32) + 1, None)
+    img.header.set_qform(scanner_affine(), code=1)
+    img.header.set_sform(shifted_rotated(scanner_affine()), code=2)
+    if damage == "pixdim 0":
+        img.header["pixdim"][1] = 0.0  # nibabel would read it as 1: a qform of 1 mm voxels
+    elif damage == "NaN quaternion":
+        img.header["quatern_b"] = np.nan
+    else:  # b, c, d of no unit quaternion
+        img.header["quatern_b"], img.header["quatern_c"] = 0.9, 0.9
+    nib.save(img, path)
+    return img
+
+
+@pytest.mark.parametrize("damage", ["pixdim 0", "NaN quaternion", "invalid quaternion"])
+def test_a_degenerate_qform_beside_a_usable_sform_is_left_unset(cli, tmp_path, damage):
+    _sform_and_broken_qform(tmp_path / "in.nii", damage)
+    code, _, err = cli("upscale", tmp_path / "in.nii", tmp_path / "out.nii", "--method", "bicubic")
+    assert code == 0 and "Traceback" not in err, err
+    out = nib.load(tmp_path / "out.nii")
+    assert out.header.get_qform(coded=True)[1] == 0 and out.header.get_sform(coded=True)[1] == 2
+    np.testing.assert_allclose(out.header.get_sform(), upscaled_affine(shifted_rotated(scanner_affine()), FACTORS),
+                               atol=1e-4)
+    np.testing.assert_allclose(out.header["pixdim"][1:4], (0.6, 0.6, 3.0), atol=1e-5)  # the sform's voxels
+
+
+@pytest.mark.parametrize("units", [("mm", "msec"), ("unknown", "unknown"), ("micron", "usec"), ("mm", "hz")])
+def test_xyzt_units_are_written_back_as_read(cli, tmp_path, units):
+    img = nib.Nifti1Image(np.random.default_rng(0).random(SHAPE).astype(np.float32) + 1, scanner_affine())
+    img.header.set_xyzt_units(*units)
+    nib.save(img, tmp_path / "in.nii")
+    code, _, err = cli("upscale", tmp_path / "in.nii", tmp_path / "out.nii", "--method", "bicubic")
+    assert code == 0, err
+    out = nib.load(tmp_path / "out.nii")
+    assert out.header["xyzt_units"] == img.header["xyzt_units"] and out.header.get_xyzt_units() == units
