@@ -313,7 +313,8 @@ def sinc_upsample(lr: torch.Tensor, scale: int, rows_only: bool = False) -> torc
     return out.to(lr.dtype)
 
 
-def kspace_truncate(hr: torch.Tensor, scale: int, factor: float | torch.Tensor = 1.0) -> torch.Tensor:
+def kspace_truncate(hr: torch.Tensor, scale: int, factor: float | torch.Tensor = 1.0,
+                    precision: torch.dtype = torch.float64) -> torch.Tensor:
     """Low-resolution magnitude images from the central k-space of ``hr`` (differentiable).
 
     An LR voxel covers ``scale`` HR voxels and is centred on them, as in the bicubic convention
@@ -330,9 +331,11 @@ def kspace_truncate(hr: torch.Tensor, scale: int, factor: float | torch.Tensor =
             acquisition coarser than the LR grid, e.g. 1.2 for a x4.8 truncation on a x4 grid);
             a number, or a tensor of one factor per image, broadcastable to ``hr.shape[:-2]``
             (e.g. (B, 1) for a (B, 1, H, W) batch).
+        precision: the real dtype the transforms are computed in: float64, or float32 (faster;
+            float32 rounding).
 
     Returns:
-        (..., H // scale, W // scale) magnitude images (computed in float64), in ``hr``'s dtype.
+        (..., H // scale, W // scale) magnitude images, in ``hr``'s dtype.
     """
     h, w = hr.shape[-2], hr.shape[-1]
     shift = (scale - 1) / 2
@@ -341,7 +344,8 @@ def kspace_truncate(hr: torch.Tensor, scale: int, factor: float | torch.Tensor =
     ky = torch.fft.fftfreq(h, device=hr.device, dtype=torch.float64)[rows][:, None]
     kx = torch.fft.fftfreq(w, device=hr.device, dtype=torch.float64)[cols][None, :]
     phase = torch.exp(torch.complex(torch.zeros_like(ky + kx), 2 * math.pi * shift * (ky + kx)))
-    low = torch.fft.fft2(hr.to(torch.float64))[..., rows[:, None], cols[None, :]] * phase  # the kept frequencies
+    spectrum = torch.fft.fft2(hr.to(precision))
+    low = spectrum[..., rows[:, None], cols[None, :]] * phase.to(spectrum.dtype)  # the kept frequencies
     if isinstance(factor, torch.Tensor):  # one factor per image: its cut-off beside the frequencies
         factor = factor.to(device=hr.device, dtype=torch.float64)[..., None, None]
     if isinstance(factor, torch.Tensor) or factor > 1.0:
