@@ -193,7 +193,8 @@ class KSpace(Degradation):
         return kspace_truncate(torch.from_numpy(img), self.scale, self.kspace_factor).numpy()
 
     def _resample_batch(self, img: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        return kspace_truncate(img, self.scale, params["kspace_factor"].view(-1, *[1] * (img.dim() - 3)))
+        factor = params["kspace_factor"].view(-1, *[1] * (img.dim() - 3))
+        return kspace_truncate(img, self.scale, factor, precision=torch.promote_types(img.dtype, torch.float32))
 
     def downsample(self, hr: torch.Tensor) -> torch.Tensor:
         """Magnitude of the central k-space (>= 0, not clipped); see :meth:`Degradation.downsample`."""
