@@ -133,12 +133,21 @@ def draw_pairs(hr_slices: list[np.ndarray], lr_patch: int, context: int, pipelin
 def make_pairs(batch: PairDraws, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of training pairs on ``device``: augment the crops, degrade them, cut the patches.
 
+    On a CPU the operations run on one intra-op thread, as in a DataLoader worker: operations on
+    tensors this small gain nothing from more threads, and stall on a busy machine with them.
+
     Returns:
         ``lr`` (B, 1, p, p) and ``hr`` (B, 1, p*s, p*s) float32 in [0, 1] on ``device``: the
         pairs :func:`make_pair` makes from the same draws, up to the noise's draw, float
         rounding, and the margin where it was mirrored.
     """
-    hr = augment_batch(batch.augmentation, batch.hr.to(device, non_blocking=True))
-    lr = batch.degradation(hr)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        hr = augment_batch(batch.augmentation, batch.hr.to(device, non_blocking=True))
+        lr = batch.degradation(hr)
+    finally:
+        torch.set_num_threads(threads)
     c, p, s = batch.context, batch.lr_patch, batch.scale
     return (lr[..., c:c + p, c:c + p].contiguous(), hr[..., c * s:(c + p) * s, c * s:(c + p) * s].contiguous())
