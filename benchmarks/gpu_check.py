@@ -6,9 +6,11 @@ Steps, each printing one JSON object on its own line, then a summary object:
 ``train``
     Each model of ``--config`` (default ``configs/gpu.yaml``: the papers' networks and batches),
     ``--iterations`` steps in ``precision: auto`` (bf16 on a bf16 GPU), without and with
-    ``torch.compile``, fed by the training loader (:class:`mri_sr.data.dataset.BatchStream` in
-    the configured DataLoader workers). Reports iterations/s, ``data_wait_share`` (fraction of the
-    timed wall time spent waiting for the next batch), peak device memory (MiB), FLOP per
+    ``torch.compile``, fed as training feeds it (:func:`mri_sr.train.engine.training_batches`: the
+    configured DataLoader workers, the pairs made where the model config's ``train.pairs_on`` says,
+    on the GPU by default). Reports where the pairs were made (``pairs_on``), iterations/s,
+    ``data_wait_share`` (fraction of the timed wall time spent getting the next batch: waiting for
+    the workers, and making the pairs on the device), peak device memory (MiB), FLOP per
     iteration (counted once with :class:`torch.utils.flop_counter.FlopCounterMode`) and the
     achieved TFLOP/s against the GPU's dense bf16 peak (:data:`DENSE_BF16_TFLOPS`, or the
     ``GPU_PEAK_BF16_TFLOPS`` environment variable).
@@ -47,11 +49,9 @@ import nibabel as nib
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from mri_sr.config import load_config, validate_config
-from mri_sr.data.dataset import BatchStream
 from mri_sr.data.degradation import from_dict
 from mri_sr.data.manifest import load_split, read_prepared
 from mri_sr.data.prepare import prepare
@@ -59,6 +59,7 @@ from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 from mri_sr.train.config import check_vgg19_weights, perceptual_network, resolve_models, set_feature_checkpoint
+from mri_sr.train.engine import pairs_on_device, training_batches
 from mri_sr.train.steps import STEPS
 from mri_sr.train.trainer import Trainer
 
@@ -98,22 +99,14 @@ def emit(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def to_device(trainer: Trainer, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lr, hr) on the trainer's device, channels-last when its networks are."""
-    lr, hr = (batch[k].to(trainer.precision.device, non_blocking=True) for k in ("lr", "hr"))
-    if trainer.channels_last:
-        lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
-    return lr, hr
-
-
 def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch.device, compile_: bool,
                 iterations: int, warmup: int, flops: float | None) -> tuple[dict[str, Any], float]:
     """Time ``iterations`` training steps after ``warmup`` (compilation happens there).
 
     Returns:
-        The record (iterations/s, the share of wall time spent in ``next(loader)``, peak memory in
-        MiB, FLOP per iteration and achieved TFLOP/s) and the FLOP per iteration (counted here
-        unless given).
+        The record (where the pairs were made, iterations/s, the share of wall time spent getting
+        the next batch, peak memory in MiB, FLOP per iteration and achieved TFLOP/s) and the FLOP
+        per iteration (counted here unless given).
     """
     config = copy.deepcopy(model)
     config["device"]["compile"] = compile_
@@ -121,17 +114,14 @@ def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch
     trainer = Trainer(config, scale, Precision.choose(device, "auto"),
                       degradation=from_dict(read_prepared(data_dir)["degradation"]))
     tc, step = config["train"], STEPS[config["method"]]
-    stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale, tc["seed"], 1,
-                         warmup + iterations + 2, augmentation=tc["augmentation"],
-                         degradation=tc["random_degradation"])
-    batches = iter(DataLoader(stream, batch_size=None, num_workers=tc["num_workers"],
-                              pin_memory=device.type == "cuda"))
+    batches = training_batches(config, load_split(data_dir, "train"), scale, trainer, 1, warmup + iterations + 2)
     for _ in range(warmup):
-        step(trainer, *to_device(trainer, next(batches)))
+        step(trainer, *next(batches))
         trainer.end_iteration()
     if flops is None:
+        batch = next(batches)
         with FlopCounterMode(display=False) as counter:
-            step(trainer, *to_device(trainer, next(batches)))
+            step(trainer, *batch)
             trainer.end_iteration()
         flops = float(counter.get_total_flops())
     else:
@@ -143,14 +133,16 @@ def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch
     for _ in range(iterations):
         before = time.perf_counter()
         batch = next(batches)
+        synchronize(device)  # the pairs made on the device count as waiting for data
         waiting += time.perf_counter() - before
-        step(trainer, *to_device(trainer, batch))
+        step(trainer, *batch)
         trainer.end_iteration()
     synchronize(device)
     wall = time.perf_counter() - start
     peak = peak_tflops(device)
     achieved = flops * iterations / wall / 1e12
-    return {"precision": trainer.precision.mode, "compile": compile_, "batch_size": tc["batch_size"],
+    return {"pairs_on": "device" if pairs_on_device(tc["pairs_on"], device) else "workers",
+            "precision": trainer.precision.mode, "compile": compile_, "batch_size": tc["batch_size"],
             "lr_patch_size": tc["lr_patch_size"], "iterations": iterations,
             "iterations_per_s": round(iterations / wall, 3), "data_wait_share": round(waiting / wall, 4),
             "peak_memory_mib": peak_memory_mib(device), "gflop_per_iteration": round(flops / 1e9, 3),

@@ -19,6 +19,7 @@ A low layer (NumPy, SciPy and torch only). Conventions:
 - k-space resampling (:func:`kspace_truncate`, :func:`kspace_zero_fill`): keep the central
   k-space of an image, or zero-fill an LR spectrum to HR size, with the same voxel-centre
   alignment; float64 FFTs.
+- :func:`mirror_index`: the symmetric-padding index map of those tables, for any array.
 - :func:`restore_extremes`: add back, interpolated, what clipping to a range took off an input.
 - The classical methods that ``evaluate`` and ``upscale`` offer by name (:data:`CLASSICAL`,
   :func:`classical_upscale`): MATLAB bicubic, and PIL's nearest neighbour and Lanczos.
@@ -72,14 +73,28 @@ def _contributions(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray,
     distance = u[:, None] - indices
     weights = scale * _cubic(scale * distance) if antialias else _cubic(distance)
     weights = weights / weights.sum(axis=1, keepdims=True)
-    # Symmetric padding: index sequence 0..n-1, n-1..0 repeated.
-    mirror = np.concatenate([np.arange(in_len), np.arange(in_len)[::-1]])
-    indices = mirror[np.mod(indices.astype(np.int64) - 1, 2 * in_len)]
+    indices = mirror_index(indices.astype(np.int64) - 1, in_len)  # symmetric padding
     keep = np.any(weights != 0, axis=0)
     weights, indices = weights[:, keep], indices[:, keep]
     weights.flags.writeable = False
     indices.flags.writeable = False
     return weights, indices
+
+
+def mirror_index(index: np.ndarray, length: int | np.ndarray) -> np.ndarray:
+    """Indices mirrored into ``[0, length)`` by symmetric padding (the edge pixel repeated: index
+    -1 is 0, ``length`` is ``length - 1``; MATLAB ``'symmetric'``, SciPy ``'reflect'``, NumPy
+    ``pad(mode="symmetric")``), periodically for indices beyond one length.
+
+    Args:
+        index: int64 array of 0-based indices, any values.
+        length: the axis length, or an int array broadcastable to ``index`` (one per row).
+
+    Returns:
+        int64 array of ``index``'s broadcast shape, values in ``[0, length)``.
+    """
+    folded = np.mod(index, 2 * np.asarray(length))
+    return np.where(folded < length, folded, 2 * np.asarray(length) - 1 - folded)
 
 
 @lru_cache(maxsize=128)
@@ -298,7 +313,8 @@ def sinc_upsample(lr: torch.Tensor, scale: int, rows_only: bool = False) -> torc
     return out.to(lr.dtype)
 
 
-def kspace_truncate(hr: torch.Tensor, scale: int, factor: float = 1.0) -> torch.Tensor:
+def kspace_truncate(hr: torch.Tensor, scale: int, factor: float | torch.Tensor = 1.0,
+                    precision: torch.dtype = torch.float64) -> torch.Tensor:
     """Low-resolution magnitude images from the central k-space of ``hr`` (differentiable).
 
     An LR voxel covers ``scale`` HR voxels and is centred on them, as in the bicubic convention
@@ -312,24 +328,30 @@ def kspace_truncate(hr: torch.Tensor, scale: int, factor: float = 1.0) -> torch.
         scale: integer factor; the output covers the same field of view, with intensities on the
             same scale as the input.
         factor: >= 1: keep only the central 1 / factor of the LR grid's frequencies (an
-            acquisition coarser than the LR grid, e.g. 1.2 for a x4.8 truncation on a x4 grid).
+            acquisition coarser than the LR grid, e.g. 1.2 for a x4.8 truncation on a x4 grid);
+            a number, or a tensor of one factor per image, broadcastable to ``hr.shape[:-2]``
+            (e.g. (B, 1) for a (B, 1, H, W) batch).
+        precision: the real dtype the transforms are computed in: float64, or float32 (faster;
+            float32 rounding).
 
     Returns:
-        (..., H // scale, W // scale) magnitude images (computed in float64), in ``hr``'s dtype.
+        (..., H // scale, W // scale) magnitude images, in ``hr``'s dtype.
     """
     h, w = hr.shape[-2], hr.shape[-1]
     shift = (scale - 1) / 2
-    ky = torch.fft.fftfreq(h, device=hr.device, dtype=torch.float64)[:, None]
-    kx = torch.fft.fftfreq(w, device=hr.device, dtype=torch.float64)[None, :]
-    phase = torch.exp(torch.complex(torch.zeros_like(ky + kx), 2 * math.pi * shift * (ky + kx)))
-    spectrum = torch.fft.fft2(hr.to(torch.float64)) * phase
     rows = _centre_indices(h // scale, h, hr.device)
     cols = _centre_indices(w // scale, w, hr.device)
-    low = spectrum[..., rows[:, None], cols[None, :]]
-    if factor > 1.0:
-        keep_rows = torch.fft.fftfreq(h // scale, dtype=torch.float64, device=hr.device).abs() <= 0.5 / factor
-        keep_cols = torch.fft.fftfreq(w // scale, dtype=torch.float64, device=hr.device).abs() <= 0.5 / factor
-        low = low * (keep_rows[:, None] & keep_cols[None, :])
+    ky = torch.fft.fftfreq(h, device=hr.device, dtype=torch.float64)[rows][:, None]
+    kx = torch.fft.fftfreq(w, device=hr.device, dtype=torch.float64)[cols][None, :]
+    phase = torch.exp(torch.complex(torch.zeros_like(ky + kx), 2 * math.pi * shift * (ky + kx)))
+    spectrum = torch.fft.fft2(hr.to(precision))
+    low = spectrum[..., rows[:, None], cols[None, :]] * phase.to(spectrum.dtype)  # the kept frequencies
+    if isinstance(factor, torch.Tensor):  # one factor per image: its cut-off beside the frequencies
+        factor = factor.to(device=hr.device, dtype=torch.float64)[..., None, None]
+    if isinstance(factor, torch.Tensor) or factor > 1.0:
+        keep_rows = torch.fft.fftfreq(h // scale, dtype=torch.float64, device=hr.device).abs()[:, None] <= 0.5 / factor
+        keep_cols = torch.fft.fftfreq(w // scale, dtype=torch.float64, device=hr.device).abs()[None, :] <= 0.5 / factor
+        low = low * (keep_rows & keep_cols)
     return (torch.fft.ifft2(low).abs() / scale**2).to(hr.dtype)
 
 

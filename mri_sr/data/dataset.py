@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from mri_sr.data.augment import augmentation as augmentation_pipeline
 from mri_sr.data.degradation import DegradationSampler, from_row
 from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
-from mri_sr.data.pairs import make_pair
+from mri_sr.data.pairs import PairDraws, draw_pairs, make_pair, make_pairs
 from mri_sr.errors import MriSrError
 
 
@@ -65,7 +65,9 @@ class BatchStream(Dataset):
     With ``augmentation`` or ``degradation`` set, each HR crop is augmented and then degraded
     anew (:func:`mri_sr.data.pairs.make_pair`), so LR = degrade(augmented HR); the prepared LR
     slices are not used. With both None, the prepared (LR, HR) pairs are cropped, flipped and
-    rotated together.
+    rotated together. Items are ``{"lr", "hr"}`` batches, or with ``pairs_on_device`` (and pairs
+    made on the fly) the crops and draws of :func:`mri_sr.data.pairs.draw_pairs`, whose pairs
+    :func:`batch_to_device` makes on the training device.
 
     Args:
         items: output of :func:`mri_sr.data.manifest.load_split` (``train``).
@@ -77,14 +79,17 @@ class BatchStream(Dataset):
         rank: process rank under DDP (0 otherwise).
         augmentation: probabilities of the HR augmentations (model schema ``train.augmentation``).
         degradation: randomised degradation ranges (model schema ``train.random_degradation``).
+        pairs_on_device: yield crops and draws instead of pairs (model schema ``train.pairs_on``).
     """
 
     def __init__(self, items: list[dict[str, Any]], batch_size: int, lr_patch_size: int, scale: int,
                  seed: int, start: int, stop: int, rank: int = 0, *,
-                 augmentation: dict[str, Any] | None = None, degradation: dict[str, Any] | None = None) -> None:
+                 augmentation: dict[str, Any] | None = None, degradation: dict[str, Any] | None = None,
+                 pairs_on_device: bool = False) -> None:
         self.items = [{"lr": it["lr"], "hr": it["hr"]} for it in items]
         self.batch_size, self.seed, self.start, self.stop, self.rank = batch_size, seed, start, stop, rank
         self.online = augmentation is not None or degradation is not None
+        self.pairs_on_device = pairs_on_device and self.online
         self.lr_patch_size, self.degradation = lr_patch_size, degradation
         if self.online:
             options = {**PAIR_DEFAULTS, **degradation} if degradation is not None else None
@@ -98,12 +103,15 @@ class BatchStream(Dataset):
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor] | PairDraws:
         set_track_meta(False)  # plain tensors: MONAI's metadata tracking triples the cost here
         iteration = self.start + i
         rng = np.random.default_rng([self.seed, iteration, self.rank])
         picks = rng.integers(len(self.items), size=self.batch_size)
         self.transform.set_random_state(seed=int(rng.integers(2**31 - 1)))
+        if self.pairs_on_device:
+            return draw_pairs([self.items[j]["hr"] for j in picks], self.lr_patch_size, self.context, self.transform,
+                              self.sampler, self.zoom, rng)
         if self.online:
             samples = [dict(zip(("lr", "hr"), self.pair(j, rng))) for j in picks]
         else:
@@ -115,3 +123,11 @@ class BatchStream(Dataset):
         """One augmented, freshly degraded pair from slice ``index`` (see :func:`make_pair`)."""
         return make_pair(self.items[index]["hr"], self.lr_patch_size, self.context, self.transform, self.sampler,
                          self.zoom, rng)
+
+
+def batch_to_device(batch: dict[str, torch.Tensor] | PairDraws, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(lr, hr)`` of a :class:`BatchStream` item on ``device``: moved there, or, for crops
+    and draws, made there (:func:`mri_sr.data.pairs.make_pairs`)."""
+    if isinstance(batch, PairDraws):
+        return make_pairs(batch, device)
+    return batch["lr"].to(device, non_blocking=True), batch["hr"].to(device, non_blocking=True)

@@ -6,8 +6,12 @@ A degradation is an invertible operation (MONAI's ``InvertibleTransform`` in spi
   (``blur_sigma`` in HR pixels), downscaling by ``scale`` with the kind's resampling, optional
   Rician noise of standard deviation ``noise_sigma`` on the LR magnitude (:meth:`~Degradation.noise`),
   clipping to [0, 1]; what ``prepare`` and the training pairs make;
-- forward on a torch (B, C, H, W) batch (:meth:`~Degradation.downsample`): the kind's resampling
-  alone (no blur, no noise), differentiable; what the LR-consistency loss uses;
+- the same forward on a torch (B, C, H, W) batch (:meth:`~Degradation.forward_batch`): blur, the
+  kind's resampling and the noise model (:meth:`~Degradation.noise_batch`), with parameters per
+  image and a torch generator on the batch's device; what the training pairs made on the device
+  use (:class:`BatchDraw`);
+- the kind's resampling alone on a torch batch (:meth:`~Degradation.downsample`): no blur, no
+  noise, differentiable; what the LR-consistency loss uses;
 - the inverse resampling to HR size (:meth:`~Degradation.upsample`): what the identity loss feeds
   the degradation generator;
 - its data-consistency projection (:meth:`~Degradation.consistency`), where one exists, as
@@ -33,7 +37,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from mri_sr.errors import MriSrError
-from mri_sr.resample import imresize, imresize_torch, kspace_truncate, kspace_zero_fill
+from mri_sr.resample import imresize, imresize_torch, kspace_truncate, kspace_zero_fill, mirror_index
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,43 @@ class Degradation(ABC):
         img = self.noise(self._resample(img), rng)
         return np.clip(img, 0.0, 1.0).astype(np.float32)
 
+    def forward_batch(self, hr: torch.Tensor, generator: torch.Generator | None = None,
+                      **per_image: Any) -> torch.Tensor:
+        """:meth:`__call__` on a torch batch, each image with its own parameters.
+
+        Args:
+            hr: (B, C, H, W) float in [0, 1] on any device, H and W multiples of ``scale``.
+            generator: source of the noise, on ``hr``'s device (seed it per batch for
+                determinism); None: torch's global generator.
+            per_image: (B,) values (sequence, array or tensor) of this kind's fields other than
+                ``scale``: ``blur_sigma``, ``noise_sigma`` and the kind's own (e.g.
+                ``kspace_factor``); a field not given keeps this degradation's value.
+
+        Returns:
+            (B, C, H // scale, W // scale) in ``hr``'s dtype, in [0, 1]: with the same parameters,
+            :meth:`__call__` of each image up to float rounding and the noise's draw.
+        """
+        names = [f.name for f in dataclasses.fields(self) if f.name != "scale"]
+        if set(per_image) - set(names):
+            raise ValueError(f"{type(self).__name__} has no parameters {sorted(set(per_image) - set(names))}")
+        params = {name: torch.as_tensor(per_image.get(name, getattr(self, name)), dtype=torch.float64).cpu()
+                  .expand(hr.shape[0]) for name in names}
+        img = self._resample_batch(gaussian_blur(hr, params["blur_sigma"]), params)
+        return self.noise_batch(img, params["noise_sigma"], generator).clamp(0.0, 1.0)
+
     @abstractmethod
     def _resample(self, img: np.ndarray) -> np.ndarray:
         """(H, W) float64 -> (H // scale, W // scale) float64, the kind's downscaling."""
+
+    def _resample_batch(self, img: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The kind's downscaling of a (B, C, H, W) batch, image ``b`` with the parameters
+        ``params[name][b]`` ((B,) float64 CPU tensors), as :meth:`_resample` (no clamping).
+
+        This default resamples image by image with :meth:`downsample`; a kind whose resampling
+        takes its parameters as tensors overrides it.
+        """
+        return torch.cat([self.replace(**{name: float(value[b]) for name, value in params.items()})
+                          .downsample(img[b:b + 1]) for b in range(img.shape[0])])
 
     @abstractmethod
     def downsample(self, hr: torch.Tensor) -> torch.Tensor:
@@ -97,6 +135,22 @@ class Degradation(ABC):
     def noise(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The noise model: Rician noise of std ``noise_sigma`` on a magnitude image (float64)."""
         return add_rician_noise(img, self.noise_sigma, rng) if self.noise_sigma > 0 else img
+
+    def noise_batch(self, img: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The noise model on a torch batch: Rician noise of std ``sigma[b]`` on image ``b``.
+
+        Args:
+            img: (B, C, h, w) float magnitude images.
+            sigma: (B,) noise levels in normalised units (0: that image unchanged).
+            generator: source of the noise, on ``img``'s device; None: torch's global generator.
+
+        Returns:
+            (B, C, h, w) in ``img``'s dtype.
+        """
+        level = sigma.to(device=img.device, dtype=img.dtype).view(-1, *[1] * (img.dim() - 1))
+        real = img + level * torch.randn(img.shape, generator=generator, device=img.device, dtype=img.dtype)
+        imag = level * torch.randn(img.shape, generator=generator, device=img.device, dtype=img.dtype)
+        return torch.where(level > 0, torch.sqrt(real * real + imag * imag), img)
 
     def consistency(self) -> KSpaceConsistency | None:
         """The data-consistency projection of SR outputs onto this degradation's LR, or None
@@ -139,6 +193,10 @@ class KSpace(Degradation):
     def _resample(self, img: np.ndarray) -> np.ndarray:
         return kspace_truncate(torch.from_numpy(img), self.scale, self.kspace_factor).numpy()
 
+    def _resample_batch(self, img: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        factor = params["kspace_factor"].view(-1, *[1] * (img.dim() - 3))
+        return kspace_truncate(img, self.scale, factor, precision=torch.promote_types(img.dtype, torch.float32))
+
     def downsample(self, hr: torch.Tensor) -> torch.Tensor:
         """Magnitude of the central k-space (>= 0, not clipped); see :meth:`Degradation.downsample`."""
         return kspace_truncate(hr, self.scale, self.kspace_factor)
@@ -164,6 +222,9 @@ class Bicubic(Degradation):
 
     def _resample(self, img: np.ndarray) -> np.ndarray:
         return imresize(img, 1.0 / self.scale)
+
+    def _resample_batch(self, img: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        return imresize_torch(img, output_shape=(img.shape[-2] // self.scale, img.shape[-1] // self.scale))
 
     def downsample(self, hr: torch.Tensor) -> torch.Tensor:
         """MATLAB bicubic to (H // scale, W // scale), clamped to [0, 1]."""
@@ -221,6 +282,34 @@ def add_rician_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) ->
     return np.sqrt(real * real + imag * imag)
 
 
+def gaussian_blur(img: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur of each image of a batch with its own sigma, as
+    ``scipy.ndimage.gaussian_filter(image, sigma, mode="reflect")`` blurs one image: a sampled
+    Gaussian of radius ``int(4 sigma + 0.5)`` normalised to sum 1, symmetric padding
+    (:func:`mri_sr.resample.mirror_index`), separable along H and W (sums of shifted copies).
+
+    Args:
+        img: (B, C, H, W) float.
+        sigma: (B,) float64 CPU tensor, in pixels (0: that image unchanged).
+
+    Returns:
+        (B, C, H, W) in ``img``'s dtype.
+    """
+    radii = (4.0 * sigma + 0.5).floor()
+    radius = int(radii.max()) if len(radii) else 0
+    if radius == 0:
+        return img
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-0.5 * offsets**2 / sigma.clamp_min(1e-12)[:, None] ** 2) * (offsets.abs() <= radii[:, None])
+    taps = (taps / taps.sum(dim=1, keepdim=True)).to(img).view(len(sigma), 1, 1, 1, -1).unbind(-1)
+    h, w = img.shape[-2:]
+    rows = torch.from_numpy(mirror_index(np.arange(-radius, h + radius), h)).to(img.device)
+    cols = torch.from_numpy(mirror_index(np.arange(-radius, w + radius), w)).to(img.device)
+    padded = img.index_select(2, rows).index_select(3, cols)
+    along_h = sum(tap * padded[:, :, k:k + h] for k, tap in enumerate(taps))
+    return sum(tap * along_h[..., k:k + w] for k, tap in enumerate(taps))
+
+
 @dataclass(frozen=True)
 class KSpaceConsistency:
     """Project SR images onto the set of images that agree with their LR images up to the noise.
@@ -276,6 +365,40 @@ class Draw:
     def __call__(self, hr: np.ndarray) -> np.ndarray:
         """(H, W) HR in [0, 1] -> (H / s, W / s) float32 LR in [0, 1]; the same output every call."""
         return self.degradation(hr, np.random.default_rng(self.noise_seed))
+
+
+@dataclass(frozen=True)
+class BatchDraw:
+    """A batch's degradations: each image's draw (kind and parameters) and the seed of the batch's noise.
+
+    Attributes:
+        draws: one :class:`Draw` per image (their noise seeds are not used here).
+        noise_seed: seed of the torch generator of the batch's noise.
+    """
+
+    draws: tuple[Draw, ...]
+    noise_seed: int
+
+    def __call__(self, hr: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) HR in [0, 1] on any device -> (B, C, H / s, W / s) LR in [0, 1], ``hr``'s dtype.
+
+        Image ``b`` is degraded as ``draws[b].degradation`` (:meth:`Degradation.forward_batch`, one
+        call per kind, in the order the kinds first occur); the noise comes from a generator on
+        ``hr``'s device seeded with ``noise_seed``: the same output every call on one device.
+        """
+        generator = torch.Generator(device=hr.device).manual_seed(self.noise_seed)
+        degradations = [draw.degradation for draw in self.draws]
+        out = None
+        for kind in dict.fromkeys(type(d) for d in degradations):
+            images = [b for b, d in enumerate(degradations) if type(d) is kind]
+            group = [degradations[b] for b in images]
+            per_image = {f.name: [getattr(d, f.name) for d in group] for f in dataclasses.fields(kind)
+                         if f.name != "scale"}
+            rows = torch.tensor(images, device=hr.device)
+            lr = group[0].forward_batch(hr.index_select(0, rows), generator, **per_image)
+            out = lr.new_empty((len(degradations), *lr.shape[1:])) if out is None else out
+            out[rows] = lr
+        return out
 
 
 class DegradationSampler:

@@ -71,8 +71,8 @@ def load_fastmri(path: Path) -> Volume:
             key = next((k for k in KEYS if k in f), None)
             if key is None:
                 held = ", ".join(sorted(f.keys())) or "nothing"
-                hint = "; reconstruct its k-space first" if "kspace" in f else ""
-                raise MriSrError(f"{path}: HDF5 file has none of the datasets {', '.join(KEYS)} (it holds: {held}{hint})")
+                raise MriSrError(f"{path}: HDF5 file has none of the datasets {', '.join(KEYS)} (it holds: {held}; "
+                                 "a raw file holding k-space only must be reconstructed first)")
             if not isinstance(f[key], h5py.Dataset):
                 raise MriSrError(f"{path}: {key} is an HDF5 group, not an image dataset")
             data = _image(f[key], path)

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 from mri_sr import __version__
 from mri_sr.checkpoint import generator_payload, load_checkpoint, save_checkpoint, training_payload
-from mri_sr.data.dataset import BatchStream
+from mri_sr.data.dataset import BatchStream, batch_to_device
 from mri_sr.data.degradation import from_dict
 from mri_sr.data.manifest import check_prepared, load_split, read_prepared
 from mri_sr.device import Precision, device_name, pick_device
@@ -212,23 +212,33 @@ def _finish(run: _Run, bicubic: tuple[float, float]) -> Path:
     return final
 
 
-def _batches(run: _Run, data_dir: Path) -> tuple[DataLoader, int]:
-    """The training batches from the iteration after the resumed one; the first iteration."""
-    tc, scale, start = run.config["train"], int(run.prepared["scale"]), run.iteration + 1
-    stream = BatchStream(load_split(data_dir, "train"), tc["batch_size"], tc["lr_patch_size"], scale,
-                         tc["seed"], start, tc["iterations"] + 1, run.ddp.rank,
-                         augmentation=tc["augmentation"], degradation=tc["random_degradation"])
-    device = run.trainer.precision.device
-    return DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"), start
+def pairs_on_device(setting: str, device: torch.device) -> bool:
+    """Whether the model schema's ``train.pairs_on`` (``auto`` | ``workers`` | ``device``) makes
+    the training pairs on ``device``: ``auto`` does on CUDA."""
+    return setting == "device" or (setting == "auto" and device.type == "cuda")
 
 
-def _to_device(run: _Run, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(lr, hr) on the device, channels-last when the networks are."""
-    t = run.trainer
-    lr, hr = (batch[k].to(t.precision.device, non_blocking=True) for k in ("lr", "hr"))
-    if t.channels_last:
-        lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
-    return lr, hr
+def training_batches(config: dict[str, Any], items: list[dict[str, Any]], scale: int, trainer: Trainer, start: int,
+                     stop: int, rank: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The ``(lr, hr)`` batches of iterations ``start`` to ``stop - 1`` on the trainer's device.
+
+    A :class:`~mri_sr.data.dataset.BatchStream` in the config's DataLoader workers; its pairs are
+    made there or on the device as ``train.pairs_on`` says (:func:`pairs_on_device`), and are
+    channels-last when the networks are.
+
+    Args:
+        config: validated model config; items: the ``train`` split (:func:`~mri_sr.data.manifest.load_split`).
+        scale: the prepared data's factor; rank: the process's rank under DDP.
+    """
+    tc, device = config["train"], trainer.precision.device
+    stream = BatchStream(items, tc["batch_size"], tc["lr_patch_size"], scale, tc["seed"], start, stop, rank,
+                         augmentation=tc["augmentation"], degradation=tc["random_degradation"],
+                         pairs_on_device=pairs_on_device(tc["pairs_on"], device))
+    for batch in DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"):
+        lr, hr = batch_to_device(batch, device)
+        if trainer.channels_last:
+            lr, hr = lr.contiguous(memory_format=torch.channels_last), hr.contiguous(memory_format=torch.channels_last)
+        yield lr, hr
 
 
 def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, init: str | Path | None = None,
@@ -285,7 +295,9 @@ def _train(config: dict[str, Any], prepared: dict[str, Any], data_dir: Path, out
     if ddp.is_main:
         bicubic = bicubic_baseline(val_items, int(prepared["scale"]))
         log.info("validation bicubic PSNR %.3f dB, SSIM %.4f", *bicubic)
-    loader, start = _batches(run, data_dir)
+    start = run.iteration + 1
+    batches = training_batches(config, load_split(data_dir, "train"), int(prepared["scale"]), trainer, start,
+                               iterations + 1, ddp.rank)
 
     def step(lr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
         parts = method_step(trainer, lr, hr)
@@ -305,7 +317,7 @@ def _train(config: dict[str, Any], prepared: dict[str, Any], data_dir: Path, out
         if iteration % config["checkpoint_every"] == 0:
             barrier(ddp)
 
-    run_steps(step, (_to_device(run, batch) for batch in loader), Budget(iterations), start=start,
+    run_steps(step, batches, Budget(iterations), start=start,
               elapsed=run.wall_seconds, after=after, desc=config["model"], progress=ddp.is_main)
     runlog.close()
     sync_buffers(ddp, trainer.raw_nets)

@@ -1,4 +1,5 @@
-"""Resuming after SIGKILL gives the weights of an uninterrupted run; DDP ranks stay identical."""
+"""Resuming after SIGKILL gives the weights of an uninterrupted run, with the training pairs made in the
+DataLoader workers or on the device; DDP ranks stay identical."""
 
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ def write_config(tmp_path, config):
     return path
 
 
-def test_sigkill_then_resume_equals_uninterrupted(prepared, micro_config, tmp_path):
+@pytest.mark.parametrize("pairs_on", ["workers", "device"])
+def test_sigkill_then_resume_equals_uninterrupted(prepared, micro_config, tmp_path, pairs_on):
     config = micro_config("gan", iterations=24, checkpoint_every=3, validation={"every": 24})
+    config["train"]["pairs_on"] = pairs_on  # where the batches are augmented and degraded (CPU here)
     config_path = write_config(tmp_path, config)
     train(validate_model_config(config, name="cfg"), prepared, tmp_path / "straight", device="cpu")
 
