@@ -52,7 +52,8 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from mri_sr.config import load_config, validate_config
-from mri_sr.data.manifest import load_split
+from mri_sr.data.degradation import from_dict
+from mri_sr.data.manifest import load_split, read_prepared
 from mri_sr.data.prepare import prepare
 from mri_sr.device import Precision, device_name, pick_device
 from mri_sr.errors import MriSrError
@@ -110,7 +111,8 @@ def train_speed(model: dict[str, Any], data_dir: Path, scale: int, device: torch
     config = copy.deepcopy(model)
     config["device"]["compile"] = compile_
     torch.manual_seed(0)
-    trainer = Trainer(config, scale, Precision.choose(device, "auto"))
+    trainer = Trainer(config, scale, Precision.choose(device, "auto"),
+                      degradation=from_dict(read_prepared(data_dir)["degradation"]))
     tc, step = config["train"], STEPS[config["method"]]
     batches = training_batches(config, load_split(data_dir, "train"), scale, trainer, 1, warmup + iterations + 2)
     for _ in range(warmup):
