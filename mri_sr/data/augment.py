@@ -22,6 +22,7 @@ import torch
 from monai.data import set_track_meta
 from monai.transforms import (
     Compose,
+    Flip,
     RandAdjustContrast,
     RandBiasField,
     RandFlip,
@@ -112,14 +113,15 @@ class AugmentationDraws:
     """One batch's draws of an augmentation pipeline (:func:`draw_augmentation`, stacked).
 
     Attributes:
-        transforms: the pipeline's transforms, in order (their fixed settings: axes, degree...).
+        steps: the pipeline's transforms in order, each as its class and the fixed settings its
+            batched form reads (axes, degree...): light to send from a DataLoader worker.
         applied: (T, B) bool: whether transform ``t`` applies to sample ``b``.
         params: T arrays (B, P_t) float64: the drawn parameters (NaN where not drawn).
         margins: (B,) int: HR pixels of mirrored margin on each side of each sample's crop
             (the crop itself is the centre; its own coordinates place the bias field).
     """
 
-    transforms: tuple[RandomizableTransform, ...]
+    steps: tuple[tuple[type, dict[str, Any]], ...]
     applied: np.ndarray
     params: tuple[np.ndarray, ...]
     margins: np.ndarray
@@ -134,7 +136,8 @@ class AugmentationDraws:
             width = max([len(sample[t][1]) for sample in samples], default=0)
             params.append(np.array([sample[t][1] + [math.nan] * (width - len(sample[t][1])) for sample in samples],
                                    dtype=np.float64).reshape(len(samples), width))
-        return cls(tuple(pipeline.transforms), applied.reshape(len(pipeline.transforms), len(samples)),
+        steps = tuple((type(t), _SETTINGS.get(type(t), lambda t: {})(t)) for t in pipeline.transforms)
+        return cls(steps, applied.reshape(len(pipeline.transforms), len(samples)),
                    tuple(params), np.asarray(margins, dtype=np.int64))
 
 
@@ -165,13 +168,13 @@ def augment_batch(draws: AugmentationDraws, hr: torch.Tensor) -> torch.Tensor:
     """
     set_track_meta(False)  # plain tensors out of MONAI's transforms
     out = hr
-    for transform, applied, params in zip(draws.transforms, draws.applied, draws.params):
+    for (kind, settings), applied, params in zip(draws.steps, draws.applied, draws.params):
         rows = np.flatnonzero(applied)
         if rows.size == 0:
             continue
         index = torch.from_numpy(rows).to(hr.device)
         values = torch.from_numpy(params[rows]).to(hr.device)
-        changed = _BATCHED[type(transform)](transform, out.index_select(0, index), values, draws.margins[rows])
+        changed = _BATCHED[kind](settings, out.index_select(0, index), values, draws.margins[rows])
         out = out.index_copy(0, index, changed.to(out.dtype))
     return out.clamp(0.0, 1.0)
 
@@ -187,17 +190,19 @@ def _extremes(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return _per_sample(flat.amin(dim=1)), _per_sample(flat.amax(dim=1))
 
 
-def _rotate(t: RandRotate90, img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
+def _rotate(settings: dict[str, Any], img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
     """MONAI ``Rotate90`` by each sample's number of quarter turns."""
-    turned = torch.stack([Rotate90(k, t.spatial_axes)(img[:, 0]) for k in range(1, t.max_k + 1)], dim=1)
+    turned = torch.stack([Rotate90(k, settings["spatial_axes"])(img[:, 0]) for k in range(1, settings["max_k"] + 1)],
+                         dim=1)
     return turned[torch.arange(len(img), device=img.device), p[:, 0].long() - 1][:, None]
 
 
-def _bias_field(t: RandBiasField, img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
-    """``img * exp(field)``, the field as MONAI's: a Legendre series of degree ``t.degree`` with
+def _bias_field(settings: dict[str, Any], img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
+    """``img * exp(field)``, the field as MONAI's: a Legendre series of degree ``degree`` with
     the drawn coefficients in the lower triangle, over [-1, 1] across each sample's own crop
     (mirrored into its margin)."""
-    n, size = t.degree + 1, img.shape[-1]
+    degree = settings["degree"]
+    n, size = degree + 1, img.shape[-1]
     coeff = p.new_zeros(len(img), n, n)
     rows, cols = np.tril_indices(n)
     coeff[:, rows, cols] = p[:, :len(rows)]
@@ -205,21 +210,21 @@ def _bias_field(t: RandBiasField, img: torch.Tensor, p: torch.Tensor, margins: n
     position = mirror_index(np.arange(size)[None, :] - margins[:, None], crop)
     u = torch.from_numpy(-1.0 + 2.0 * position / (crop - 1)).to(img.device)
     basis = [torch.ones_like(u), u]  # Legendre polynomials, Bonnet's recursion
-    for k in range(1, t.degree):
+    for k in range(1, degree):
         basis.append(((2 * k + 1) * u * basis[k] - k * basis[k - 1]) / (k + 1))
     legendre = torch.stack(basis[:n], dim=-1)  # (B, S, n)
     field = torch.einsum("bhi,bij,bwj->bhw", legendre, coeff, legendre)
     return img * torch.exp(field)[:, None]
 
 
-def _gamma(t: RandAdjustContrast, img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
+def _gamma(settings: dict[str, Any], img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
     """MONAI ``AdjustContrast`` with each sample's gamma: ``((x - min) / range) ** gamma * range + min``."""
     low, high = _extremes(img)
     spread = high - low
     return ((img - low) / (spread + 1e-7)) ** _per_sample(p[:, 0]).to(img.dtype) * spread + low
 
 
-def _histogram_shift(t: RandHistogramShift, img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
+def _histogram_shift(settings: dict[str, Any], img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
     """MONAI ``RandHistogramShift``'s map: the sample's range through its control points, the
     reference points evenly spaced (``p``: the floating ones, NaN past each sample's count)."""
     low, high = _extremes(img)
@@ -233,7 +238,7 @@ def _histogram_shift(t: RandHistogramShift, img: torch.Tensor, p: torch.Tensor, 
     return torch.where(high > low, shifted, img)
 
 
-def _gibbs(t: RandGibbsNoise, img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
+def _gibbs(settings: dict[str, Any], img: torch.Tensor, p: torch.Tensor, margins: np.ndarray) -> torch.Tensor:
     """MONAI ``GibbsNoise`` with each sample's alpha: k-space kept within
     ``(1 - alpha) * max(H, W) * sqrt(2) / 2`` of the centre (MONAI's ``Fourier`` helpers)."""
     h, w = img.shape[-2:]
@@ -256,14 +261,21 @@ _DRAWN: dict[type, Callable[[Any], list[float]]] = {
     RandGibbsNoise: lambda t: [t.sampled_alpha],
 }
 
-#: Each transform on the (B, 1, H, W) samples it applies to, with their (B, P) parameters.
-_BATCHED: dict[type, Callable[[Any, torch.Tensor, torch.Tensor, np.ndarray], torch.Tensor]] = {
-    RandFlip: lambda t, img, p, margins: t.flipper(img[:, 0])[:, None],
+#: The fixed settings of a transform that its batched form reads (none where absent).
+_SETTINGS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    RandFlip: lambda t: {"spatial_axis": t.flipper.spatial_axis},
+    RandRotate90: lambda t: {"spatial_axes": t.spatial_axes, "max_k": t.max_k},
+    RandBiasField: lambda t: {"degree": t.degree},
+}
+
+#: Each transform on the (B, 1, H, W) samples it applies to, with its settings and their (B, P) parameters.
+_BATCHED: dict[type, Callable[[dict[str, Any], torch.Tensor, torch.Tensor, np.ndarray], torch.Tensor]] = {
+    RandFlip: lambda settings, img, p, margins: Flip(settings["spatial_axis"])(img[:, 0])[:, None],
     RandRotate90: _rotate,
     RandBiasField: _bias_field,
     RandAdjustContrast: _gamma,
     RandHistogramShift: _histogram_shift,
-    RandScaleIntensity: lambda t, img, p, margins: img * (1.0 + _per_sample(p[:, 0])).to(img.dtype),
-    RandInvertContrast: lambda t, img, p, margins: invert_contrast(img),
+    RandScaleIntensity: lambda settings, img, p, margins: img * (1.0 + _per_sample(p[:, 0])).to(img.dtype),
+    RandInvertContrast: lambda settings, img, p, margins: invert_contrast(img),
     RandGibbsNoise: _gibbs,
 }

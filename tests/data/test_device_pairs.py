@@ -147,7 +147,7 @@ def test_mirrored_margin_leaves_the_crop_as_the_workers_augment_it(prepared):
     expected = [augment(workers, c) for c in crops]
     draws = _drawn(device, crops, margins)
     for b, (crop, m) in enumerate(zip(crops, margins)):  # one size a batch: each crop alone
-        single = AugmentationDraws(draws.transforms, draws.applied[:, b:b + 1],
+        single = AugmentationDraws(draws.steps, draws.applied[:, b:b + 1],
                                    tuple(x[b:b + 1] for x in draws.params), draws.margins[b:b + 1])
         padded = np.pad(crop, ((0, 0), (m, m), (m, m)), mode="symmetric")
         out = augment_batch(single, torch.from_numpy(padded[None]))[0].numpy()
