@@ -14,6 +14,7 @@ from mri_sr.data.augment import augmentation as augmentation_pipeline
 from mri_sr.data.degradation import DegradationSampler, from_row
 from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
 from mri_sr.data.pairs import PairDraws, draw_pairs, make_pair, make_pairs
+from mri_sr.data.synth import SyntheticAnatomy
 from mri_sr.errors import MriSrError
 
 
@@ -65,7 +66,9 @@ class BatchStream(Dataset):
     With ``augmentation`` or ``degradation`` set, each HR crop is augmented and then degraded
     anew (:func:`mri_sr.data.pairs.make_pair`), so LR = degrade(augmented HR); the prepared LR
     slices are not used. With both None, the prepared (LR, HR) pairs are cropped, flipped and
-    rotated together. Items are ``{"lr", "hr"}`` batches, or with ``pairs_on_device`` (and pairs
+    rotated together. With ``synthetic_anatomy`` set, each sample's HR slice is, with probability
+    ``share``, a fresh synthetic one (:class:`mri_sr.data.synth.SyntheticAnatomy`, drawn from
+    the sample's generator) instead of a prepared slice. Items are ``{"lr", "hr"}`` batches, or with ``pairs_on_device`` (and pairs
     made on the fly) the crops and draws of :func:`mri_sr.data.pairs.draw_pairs`, whose pairs
     :func:`batch_to_device` makes on the training device.
 
@@ -80,12 +83,18 @@ class BatchStream(Dataset):
         augmentation: probabilities of the HR augmentations (model schema ``train.augmentation``).
         degradation: randomised degradation ranges (model schema ``train.random_degradation``).
         pairs_on_device: yield crops and draws instead of pairs (model schema ``train.pairs_on``).
+        synthetic_anatomy: options of :class:`~mri_sr.data.synth.SyntheticAnatomy` (model schema
+            ``train.synthetic_anatomy``); None: prepared slices only.
+
+    Raises:
+        MriSrError: ``synthetic_anatomy`` without pairs made on the fly (both ``augmentation``
+            and ``degradation`` None: a synthetic slice has no prepared LR).
     """
 
     def __init__(self, items: list[dict[str, Any]], batch_size: int, lr_patch_size: int, scale: int,
                  seed: int, start: int, stop: int, rank: int = 0, *,
                  augmentation: dict[str, Any] | None = None, degradation: dict[str, Any] | None = None,
-                 pairs_on_device: bool = False) -> None:
+                 pairs_on_device: bool = False, synthetic_anatomy: dict[str, Any] | None = None) -> None:
         self.items = [{"lr": it["lr"], "hr": it["hr"]} for it in items]
         self.batch_size, self.seed, self.start, self.stop, self.rank = batch_size, seed, start, stop, rank
         self.online = augmentation is not None or degradation is not None
@@ -99,6 +108,10 @@ class BatchStream(Dataset):
             self.transform = augmentation_pipeline(augmentation)
         else:
             self.transform = train_transform(lr_patch_size, scale)
+        if synthetic_anatomy is not None and not self.online:
+            raise MriSrError("train.synthetic_anatomy needs pairs made on the fly: set train.augmentation or "
+                             "train.random_degradation (a synthetic slice has no prepared LR)")
+        self.anatomy = SyntheticAnatomy(synthetic_anatomy) if synthetic_anatomy is not None else None
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
@@ -109,20 +122,27 @@ class BatchStream(Dataset):
         rng = np.random.default_rng([self.seed, iteration, self.rank])
         picks = rng.integers(len(self.items), size=self.batch_size)
         self.transform.set_random_state(seed=int(rng.integers(2**31 - 1)))
-        if self.pairs_on_device:
-            return draw_pairs([self.items[j]["hr"] for j in picks], self.lr_patch_size, self.context, self.transform,
-                              self.sampler, self.zoom, rng)
         if self.online:
-            samples = [dict(zip(("lr", "hr"), self.pair(j, rng))) for j in picks]
+            slices = [self.hr_slice(j, rng) for j in picks]
+        if self.pairs_on_device:
+            return draw_pairs(slices, self.lr_patch_size, self.context, self.transform, self.sampler, self.zoom, rng)
+        if self.online:
+            samples = [dict(zip(("lr", "hr"), self.pair(hr, rng))) for hr in slices]
         else:
             samples = [self.transform(self.items[j]) for j in picks]
         return {key: torch.stack([torch.as_tensor(np.ascontiguousarray(s[key])) for s in samples])
                 for key in ("lr", "hr")}
 
-    def pair(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Any]:
-        """One augmented, freshly degraded pair from slice ``index`` (see :func:`make_pair`)."""
-        return make_pair(self.items[index]["hr"], self.lr_patch_size, self.context, self.transform, self.sampler,
-                         self.zoom, rng)
+    def hr_slice(self, index: int, rng: np.random.Generator) -> np.ndarray:
+        """A sample's (1, H, W) HR slice: prepared slice ``index``, or with ``synthetic_anatomy``'s
+        ``share`` a synthetic one from a generator seeded by ``rng``."""
+        if self.anatomy is not None and rng.random() < float(self.anatomy.options["share"]):
+            return self.anatomy.draw(np.random.default_rng(int(rng.integers(2**63 - 1))))
+        return self.items[index]["hr"]
+
+    def pair(self, hr_slice: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Any]:
+        """One augmented, freshly degraded pair from a (1, H, W) HR slice (see :func:`make_pair`)."""
+        return make_pair(hr_slice, self.lr_patch_size, self.context, self.transform, self.sampler, self.zoom, rng)
 
 
 def batch_to_device(batch: dict[str, torch.Tensor] | PairDraws, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

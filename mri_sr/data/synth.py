@@ -8,14 +8,22 @@ So each variant first re-draws the anatomy at that scale (:func:`fold`): a crisp
 grey/white boundary and thin CSF-filled sulci from band-limited random fields; then it draws one
 intensity per tissue, mixes them by the probabilities (partial volume), adds soft texture,
 multiplies a smooth bias field and adds Rician noise.
+
+:class:`SyntheticAnatomy` draws such anatomy without end, one 2D slice per training sample
+(model schema ``train.synthetic_anatomy``): a random slice direction and position, a random
+in-plane rotation, scaling and smooth deformation of the tissue maps, then a fresh fold and
+contrast (or the real template's T1 intensities), all from the sample's generator.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, map_coordinates, zoom
 from scipy.special import expit
 
+from mri_sr.data.normalize import fit_percentiles
 from mri_sr.errors import MriSrError
 from mri_sr.io import load_volume
 from mri_sr.io.volume import Volume
@@ -44,13 +52,15 @@ def tissue_maps() -> tuple[np.ndarray, np.ndarray]:
     return np.stack([gm, wm, csf, scalp]), gm_img.affine.astype(np.float64)
 
 
-def _smooth_field(shape: tuple[int, int, int], rng: np.random.Generator, terms: int = 3) -> np.ndarray:
-    """A smooth random field in [-1, 1]: a sum of separable products of low-frequency cosines."""
+def _smooth_field(shape: tuple[int, ...], rng: np.random.Generator, terms: int = 3) -> np.ndarray:
+    """A smooth random field in [-1, 1] of any dimension: a sum of separable products of
+    low-frequency cosines."""
     field = np.zeros(shape, np.float32)
+    axes = "ijkl"[:len(shape)]
     for _ in range(terms):
         parts = [np.cos(np.pi * rng.uniform(0.3, 1.5) * np.linspace(0, 1, n) + rng.uniform(0, 2 * np.pi))
                  for n in shape]
-        field += np.einsum("i,j,k->ijk", *[p.astype(np.float32) for p in parts])
+        field += np.einsum(f"{','.join(axes)}->{axes}", *[p.astype(np.float32) for p in parts])
     return field / terms
 
 
@@ -69,7 +79,8 @@ def fold(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     second field, inside grey matter. Brain, CSF and scalp totals are kept.
 
     Args:
-        maps: (4, X, Y, Z) probabilities (GM, WM, CSF, scalp) from :func:`tissue_maps`.
+        maps: (4, ...) probabilities (GM, WM, CSF, scalp) from :func:`tissue_maps`, or a 2D
+            plane of them.
         rng: generator of this variant.
     """
     gm, wm, csf, scalp = maps
@@ -85,11 +96,11 @@ def synth_variant(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One synthetic contrast.
 
     Args:
-        maps: (4, X, Y, Z) tissue probabilities from :func:`tissue_maps`.
+        maps: (4, ...) tissue probabilities from :func:`tissue_maps` (a volume or a 2D plane).
         rng: generator of this variant.
 
     Returns:
-        (X, Y, Z) float32 intensities, about [0, 1.2] (arbitrary units; ``prepare`` normalises).
+        (...) float32 intensities, about [0, 1.2] (arbitrary units; ``prepare`` normalises).
     """
     maps = fold(maps, rng)
     intensities = rng.uniform(0.05, 1.0, size=4)
@@ -113,6 +124,88 @@ def synth_volume(variants: int = DEFAULT_VARIANTS, seed: int = 0) -> Volume:
     maps, affine = tissue_maps()
     data = np.stack([synth_variant(maps, np.random.default_rng([seed, k])) for k in range(variants)], axis=-1)
     return Volume(data, affine, f"MNI152 synthetic contrasts ({variants}, seed {seed})")
+
+
+#: Defaults of the model schema's ``train.synthetic_anatomy`` (the one source: the schema does not
+#: repeat them).
+ANATOMY_DEFAULTS: dict[str, Any] = {"share": 1.0, "template": 0.2, "deform": 3.0, "stretch": [0.85, 1.15],
+                                    "percentiles": [0.5, 99.5]}
+
+
+class SyntheticAnatomy:
+    """HR training slices drawn fresh for every sample from the template's tissue maps.
+
+    One slice (:meth:`draw`): a slice direction (sagittal, coronal or axial, equally likely) and a
+    position in the middle 80% of the brain along it; the plane's tissue maps rotated by an angle
+    in [0, 360) degrees, stretched by a factor per in-plane axis, and displaced by a smooth random
+    field (control points 8 pixels apart in each direction, scaled to the output); then with
+    probability ``template`` the real template's T1 intensities of that plane, otherwise a fresh
+    fold and contrast (:func:`synth_variant`: tissue intensities in [0.05, 1], so inverted
+    contrasts too, texture, bias field, Rician noise). The slice is normalised to [0, 1] at
+    ``percentiles`` like a prepared volume. Voxel size and the LR side (degradation, noise)
+    are drawn later with the pair (:mod:`mri_sr.data.pairs`).
+
+    The maps are loaded on first use (in the DataLoader worker that draws).
+
+    Args:
+        options: keys of :data:`ANATOMY_DEFAULTS` (absent ones take their default): ``share``
+            (probability a sample's slice is synthetic rather than a prepared one), ``template``,
+            ``deform`` (largest displacement, pixels), ``stretch`` [low, high], ``percentiles``.
+    """
+
+    CONTROL_SPACING = 8
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = {**ANATOMY_DEFAULTS, **(options or {})}
+        self._planes: np.ndarray | None = None
+        self._bounds: list[tuple[int, int]] = []
+
+    def __getstate__(self) -> dict[str, Any]:  # workers load the maps themselves
+        return {"options": self.options, "_planes": None, "_bounds": []}
+
+    def _volume(self) -> np.ndarray:
+        """(5, X, Y, Z) float32: GM, WM, CSF and scalp probabilities, then the T1 template in [0, 1]."""
+        if self._planes is None:
+            maps, _ = tissue_maps()
+            template = np.asarray(load_volume("builtin:mni152").data, np.float32)
+            template = template / max(float(template.max()), 1e-8)
+            self._planes = np.concatenate([maps, template[None]])
+            brain = maps[:2].sum(0) > 0.5
+            self._bounds = []
+            for axis in range(3):
+                present = np.flatnonzero(brain.any(axis=tuple(a for a in range(3) if a != axis)))
+                lo, hi = int(present[0]), int(present[-1])
+                self._bounds.append((lo + (hi - lo) // 10, hi - (hi - lo) // 10))
+        return self._planes
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One HR slice: (1, S, S) float32 in [0, 1], ``S`` the longer side of the plane; a pure
+        function of ``rng``'s state."""
+        volume, opts = self._volume(), self.options
+        axis = int(rng.integers(3))
+        lo, hi = self._bounds[axis]
+        plane = np.take(volume, int(rng.integers(lo, hi + 1)), axis=axis + 1)
+        rows, cols = plane.shape[1:]
+        side = max(rows, cols)
+        grid = np.arange(side, dtype=np.float32) - (side - 1) / 2
+        y, x = np.meshgrid(grid, grid, indexing="ij")
+        angle = rng.uniform(0.0, 2 * np.pi)
+        stretch = rng.uniform(*opts["stretch"], size=2)
+        cos, sin = np.cos(angle), np.sin(angle)
+        knots = max(2, side // self.CONTROL_SPACING)
+        amplitude = rng.uniform(0.0, float(opts["deform"]))
+        shift = [zoom(rng.standard_normal((knots, knots)), side / knots, order=3, grid_mode=True,
+                      mode="grid-constant")[:side, :side] for _ in range(2)]
+        shift = [amplitude * d / max(float(np.abs(d).max()), 1e-8) for d in shift]
+        coords = np.stack([(-sin * x + cos * y) / stretch[0] + (rows - 1) / 2 + shift[0],
+                           (cos * x + sin * y) / stretch[1] + (cols - 1) / 2 + shift[1]])
+        warped = np.stack([map_coordinates(p, coords, order=1, mode="constant", cval=0.0) for p in plane])
+        if rng.random() < float(opts["template"]):
+            image = warped[4]
+        else:
+            image = synth_variant(np.clip(warped[:4], 0.0, 1.0), rng)
+        low, high = opts["percentiles"]
+        return fit_percentiles(image, low, high, name="synthetic slice").apply(image)[None]
 
 
 def load_source(path: str, *, series: str | None = None) -> Volume:

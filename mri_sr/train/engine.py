@@ -233,7 +233,8 @@ def training_batches(config: dict[str, Any], items: list[dict[str, Any]], scale:
     tc, device = config["train"], trainer.precision.device
     stream = BatchStream(items, tc["batch_size"], tc["lr_patch_size"], scale, tc["seed"], start, stop, rank,
                          augmentation=tc["augmentation"], degradation=tc["random_degradation"],
-                         pairs_on_device=pairs_on_device(tc["pairs_on"], device))
+                         pairs_on_device=pairs_on_device(tc["pairs_on"], device),
+                         synthetic_anatomy=tc["synthetic_anatomy"])
     for batch in DataLoader(stream, batch_size=None, num_workers=tc["num_workers"], pin_memory=device.type == "cuda"):
         lr, hr = batch_to_device(batch, device)
         if trainer.channels_last:

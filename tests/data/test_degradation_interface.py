@@ -18,19 +18,10 @@ from mri_sr.data.degradation import (
     from_row,
     other_kind,
 )
-from mri_sr.io import load_volume
 from mri_sr.resample import kspace_truncate, kspace_zero_fill
 
 KINDS = [DEGRADATIONS[name] for name in sorted(DEGRADATIONS)]
 IN_PLANE = [kind for kind in KINDS if kind.in_plane]
-
-
-@pytest.fixture(scope="module")
-def slice_hr() -> np.ndarray:
-    """An axial MNI slice, (H, W) float32, intensities in [0.1, 0.8] (no clipping by either forward)."""
-    hr = load_volume("builtin:mni152").data[:, :, 90]
-    hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4] / hr.max()
-    return np.ascontiguousarray(0.1 + 0.7 * hr, np.float32)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,17 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.data import set_track_meta
 
-from mri_sr.config import validate_config
 from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
 from mri_sr.data.augment import AugmentationDraws, augment, augment_batch, augmentation, draw_augmentation
 from mri_sr.data.dataset import BatchStream, batch_to_device
 from mri_sr.data.degradation import DEGRADATIONS, KSpace, gaussian_blur
-from mri_sr.data.manifest import load_split
-from mri_sr.data.prepare import prepare
 from mri_sr.errors import MriSrError
-from mri_sr.io import load_volume
 from mri_sr.resample import imresize_torch
 from mri_sr.train.config import validate_model_config
 from mri_sr.train.engine import pairs_on_device
@@ -28,15 +23,6 @@ CPU = torch.device("cpu")
 KINDS = [DEGRADATIONS[name] for name in sorted(DEGRADATIONS)]
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """x4 slices of the MNI template with the default k-space + Rician degradation (train split)."""
-    out = tmp_path_factory.mktemp("device_pairs") / "x4"
-    prepare(validate_config({"data": {"degradation": {"kind": "kspace", "noise_sigma": 0.01}}}), SCALE, out)
-    set_track_meta(False)
-    return load_split(out, "train")
-
-
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One torch thread, as in a DataLoader worker: small batched operations on a shared 2-core
@@ -45,14 +31,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def slice_hr() -> np.ndarray:
-    """An axial MNI slice, (H, W) float32, intensities in [0.1, 0.8] (no clipping by either forward)."""
-    hr = load_volume("builtin:mni152").data[:, :, 90]
-    hr = hr[: hr.shape[0] // 4 * 4, : hr.shape[1] // 4 * 4] / hr.max()
-    return np.ascontiguousarray(0.1 + 0.7 * hr, np.float32)
 
 
 # --- one degradation forward for NumPy slices and torch batches ------------------------------------
@@ -164,7 +142,7 @@ def _worker_samples(items, seed, batches, **options):
         rng = np.random.default_rng([seed, iteration, 0])
         picks = rng.integers(len(items), size=8)
         stream.transform.set_random_state(seed=int(rng.integers(2**31 - 1)))
-        samples += [stream.pair(j, rng) for j in picks]
+        samples += [stream.pair(stream.hr_slice(j, rng), rng) for j in picks]
     return ([torch.from_numpy(s[0]) for s in samples], [torch.from_numpy(s[1]) for s in samples],
             [s[2].degradation for s in samples])
 

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from monai.data import set_track_meta
 
-from mri_sr.config import validate_config
 from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
 from mri_sr.data.augment import augmentation
 from mri_sr.data.dataset import BatchStream
-from mri_sr.data.manifest import load_split
 from mri_sr.data.degradation import Bicubic, DegradationSampler, KSpace
 from mri_sr.data.pairs import make_pair
-from mri_sr.data.prepare import prepare
 from mri_sr.metrics import psnr
 
 SCALE = 4
 RANGES = {"kspace_factor": [1.0, 1.3], "blur_sigma": [0.0, 0.8], "noise_sigma": [0.0, 0.03], "other_kind": 0.3,
           "zoom": [1.0, 2.0]}
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """x4 slices of the MNI template with the default k-space + Rician degradation."""
-    out = tmp_path_factory.mktemp("pairs") / "x4"
-    prepare(validate_config({"data": {"degradation": {"kind": "kspace", "noise_sigma": 0.01}}}), SCALE, out)
-    set_track_meta(False)
-    return load_split(out, "train")
 
 
 def _seeded(options, seed=3):
