@@ -16,6 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/throughplane.smk"
 include: "workflow/rules/upscale.smk"
+include: "workflow/rules/ship.smk"
 
 
 rule all:

@@ -143,6 +143,13 @@ def cmd_models(args: argparse.Namespace) -> None:
             print(f"    {model.description}")
 
 
+def cmd_model_card(args: argparse.Namespace) -> None:
+    from mri_sr.report.card import write_model_card
+
+    out = write_model_card(args.run, args.metrics, args.scans, args.name, args.out)
+    print(f"wrote {out}")
+
+
 def cmd_throughplane(args: argparse.Namespace) -> None:
     from mri_sr.throughplane.apply import through_plane_file
     from mri_sr.throughplane.selftrain import ThroughPlaneOptions
@@ -233,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="with --add: the model's name (default: the file's stem)")
     p.add_argument("--description", help="with --add: one line")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("model-card", help="write the model card of a training run: training data and budget, "
+                                          "gains over bicubic on test sets, what it is not for")
+    p.add_argument("--run", required=True, help="run folder (final.pt, summary.json)")
+    p.add_argument("--metrics", required=True, help="metrics folder of the run's scale: scan-NAME/METHOD.json "
+                                                    "and scan-NAME/bicubic.json")
+    p.add_argument("--scans", nargs="+", required=True, help="test-set names for the gains table")
+    p.add_argument("--name", required=True, help="the model's name")
+    p.add_argument("--out", required=True, help="model card, Markdown")
+    p.set_defaults(func=cmd_model_card)
     return parser
 
 

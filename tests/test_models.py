@@ -72,6 +72,22 @@ def test_add_model_writes_an_index_with_the_file_hash(folder):
     assert again.description == "again" and [m.name for m in shipped_models()] == ["micro_x2", "micro_x4"]
 
 
+def test_two_runs_final_checkpoints_are_added_under_their_names(tmp_path):
+    """Every run's generator is ``final.pt``: added under two names, each keeps its own file."""
+    models = tmp_path / "models"
+    for scale in (2, 4):
+        run = tmp_path / f"x{scale}"
+        run.mkdir()
+        (run / "card.md").write_text(f"# x{scale}\n")
+        add_model(save_micro_checkpoint(run / "final.pt", scale), run / "card.md", name=f"general_x{scale}",
+                  folder=models)
+    listed = shipped_models(models)
+    assert [(m.name, m.scale, m.file.name, m.card.name) for m in listed] == [
+        ("general_x2", 2, "general_x2.pt", "general_x2.md"), ("general_x4", 4, "general_x4.pt", "general_x4.md")]
+    assert [m.verified() for m in listed] == [models / "general_x2.pt", models / "general_x4.pt"]
+    assert (models / "general_x4.md").read_text() == "# x4\n"
+
+
 def test_models_command_lists_name_scale_file_card(cli, folder):
     code, out, err = cli("models")
     assert code == 0, err

@@ -46,6 +46,18 @@ def test_cross_scan_sets_are_prepared_and_evaluated_with_every_method(workdir):
         assert f"results/metrics/x4/scan-{scan}/srresnet.json" in result.stdout
 
 
+def test_ship_models_trains_cards_and_adds_the_general_models_at_both_scales(workdir):
+    result = snakemake(workdir, "-n", "--cores", "2", "ship_models", "--configfile", "configs/general.yaml")
+    assert result.returncode == 0, result.stderr
+    for scale in (2, 4):
+        assert f"results/runs/x{scale}/general/final.pt" in result.stdout
+        assert f"results/cards/x{scale}/general.md" in result.stdout
+        for scan in ("chris_t1", "philips_mprage", "siemens_xa30_t1"):
+            assert f"results/metrics/x{scale}/scan-{scan}/general.json" in result.stdout
+    # Neither the demo's models nor its laptop budgets come along.
+    assert "srresnet" not in result.stdout and "rule features" not in result.stdout
+
+
 def test_ablation_trains_the_variants_and_reports_them(workdir):
     result = snakemake(workdir, "-n", "--cores", "2", "ablation")
     assert result.returncode == 0, result.stderr

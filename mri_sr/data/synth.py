@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, map_coordinates, zoom
+from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.special import expit
 
 from mri_sr.data.normalize import fit_percentiles
@@ -138,7 +138,7 @@ class SyntheticAnatomy:
     One slice (:meth:`draw`): a slice direction (sagittal, coronal or axial, equally likely) and a
     position in the middle 80% of the brain along it; the plane's tissue maps rotated by an angle
     in [0, 360) degrees, stretched by a factor per in-plane axis, and displaced by a smooth random
-    field (control points 8 pixels apart in each direction, scaled to the output); then with
+    field (per direction, a sum of separable low-frequency cosines, up to ``deform`` pixels); then with
     probability ``template`` the real template's T1 intensities of that plane, otherwise a fresh
     fold and contrast (:func:`synth_variant`: tissue intensities in [0.05, 1], so inverted
     contrasts too, texture, bias field, Rician noise). The slice is normalised to [0, 1] at
@@ -152,8 +152,6 @@ class SyntheticAnatomy:
             (probability a sample's slice is synthetic rather than a prepared one), ``template``,
             ``deform`` (largest displacement, pixels), ``stretch`` [low, high], ``percentiles``.
     """
-
-    CONTROL_SPACING = 8
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = {**ANATOMY_DEFAULTS, **(options or {})}
@@ -192,18 +190,14 @@ class SyntheticAnatomy:
         angle = rng.uniform(0.0, 2 * np.pi)
         stretch = rng.uniform(*opts["stretch"], size=2)
         cos, sin = np.cos(angle), np.sin(angle)
-        knots = max(2, side // self.CONTROL_SPACING)
-        amplitude = rng.uniform(0.0, float(opts["deform"]))
-        shift = [zoom(rng.standard_normal((knots, knots)), side / knots, order=3, grid_mode=True,
-                      mode="grid-constant")[:side, :side] for _ in range(2)]
-        shift = [amplitude * d / max(float(np.abs(d).max()), 1e-8) for d in shift]
+        shift = rng.uniform(0.0, float(opts["deform"])) * np.stack([_smooth_field((side, side), rng) for _ in range(2)])
         coords = np.stack([(-sin * x + cos * y) / stretch[0] + (rows - 1) / 2 + shift[0],
                            (cos * x + sin * y) / stretch[1] + (cols - 1) / 2 + shift[1]])
-        warped = np.stack([map_coordinates(p, coords, order=1, mode="constant", cval=0.0) for p in plane])
         if rng.random() < float(opts["template"]):
-            image = warped[4]
+            image = map_coordinates(plane[4], coords, order=1, mode="constant", cval=0.0)
         else:
-            image = synth_variant(np.clip(warped[:4], 0.0, 1.0), rng)
+            warped = np.stack([map_coordinates(p, coords, order=1, mode="constant", cval=0.0) for p in plane[:4]])
+            image = synth_variant(np.clip(warped, 0.0, 1.0), rng)
         low, high = opts["percentiles"]
         return fit_percentiles(image, low, high, name="synthetic slice").apply(image)[None]
 

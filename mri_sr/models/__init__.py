@@ -155,8 +155,8 @@ def default_model(scale: int, folder: str | Path | None = None) -> ShippedModel:
 
 def add_model(checkpoint: str | Path, card: str | Path, *, name: str | None = None, description: str = "",
               folder: str | Path | None = None) -> ShippedModel:
-    """Copy a generator checkpoint and its model card into a models folder and list them in its
-    index (its scale read from the checkpoint, its SHA-256 computed); an entry of the same name is
+    """Copy a generator checkpoint and its model card into a models folder as ``<name>.pt`` and
+    ``<name>.md`` and list them in its index (its scale read from the checkpoint, its SHA-256 computed); an entry of the same name is
     replaced in its place, the others are kept.
 
     Args:
@@ -180,13 +180,15 @@ def add_model(checkpoint: str | Path, card: str | Path, *, name: str | None = No
         raise MriSrError(f"{card}: model card not found")
     scale = int(load_checkpoint(checkpoint)["scale"])
     name = name or checkpoint.name.split(".")[0]
-    for source in (checkpoint, card):
-        target = folder / source.name
+    files = {}
+    for source, suffix in ((checkpoint, ".pt"), (card, ".md")):
+        target = folder / f"{name}{suffix}"
         if not target.exists() or not target.samefile(source):
-            with atomic_path(target, suffix=source.suffix) as tmp:
+            with atomic_path(target, suffix=suffix) as tmp:
                 shutil.copyfile(source, tmp)
-    entry = {"name": name, "scale": scale, "file": checkpoint.name, "card": card.name,
-             "sha256": file_sha256(folder / checkpoint.name), "description": " ".join(description.split())}
+        files[suffix] = target.name
+    entry = {"name": name, "scale": scale, "file": files[".pt"], "card": files[".md"],
+             "sha256": file_sha256(folder / files[".pt"]), "description": " ".join(description.split())}
     entries = [{**model.to_dict(), "file": model.file.name, "card": model.card.name}
                for model in shipped_models(folder)]
     names = [raw["name"] for raw in entries]

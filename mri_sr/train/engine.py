@@ -251,7 +251,8 @@ def train(config: dict[str, Any], data_dir: str | Path, out_dir: str | Path, *, 
         data_dir: folder written by ``mri-sr prepare`` (train and val splits are used).
         out_dir: run folder: ``last.pt`` (full state), ``best.pt`` (best validation PSNR),
             ``final.pt`` (generator for inference: best for PSNR training, last for GAN stages),
-            ``log.jsonl``, ``summary.json``, ``loss_curves.png``, and ``.lock``
+            ``log.jsonl``, ``summary.json``, ``loss_curves.png``, ``snapshots/<iteration>.pt``
+            (generators every ``snapshot_every`` iterations, when set), and ``.lock``
             (:class:`~mri_sr.train.runfolder.RunLock`, held while the run is written).
         init: checkpoint whose generator initialises ``net_g`` on a fresh start.
         device: ``auto`` | ``cpu`` | ``cuda[:N]``. Under torchrun each process takes its
@@ -315,6 +316,8 @@ def _train(config: dict[str, Any], prepared: dict[str, Any], data_dir: Path, out
             _validate(run, val_items, bicubic, runlog)
         if ddp.is_main and (iteration % config["checkpoint_every"] == 0 or last):
             run.save_state()
+        if ddp.is_main and config["snapshot_every"] and iteration % config["snapshot_every"] == 0:
+            save_checkpoint(run.payload(), out_dir / "snapshots" / f"{iteration:07d}.pt")
         if iteration % config["checkpoint_every"] == 0:
             barrier(ddp)
 
