@@ -528,6 +528,20 @@ def test_patch_larger_than_the_slices_is_refused_before_any_run_folder(cli, tmp_
     assert not (tmp_path / "run").exists()
 
 
+def test_resuming_with_other_synthetic_anatomy_is_refused(cli, tmp_path, prepared_x2, error_line):
+    """A run resumed with other training data (here synthetic anatomy turned on) would be another model."""
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
+    args = ("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",
+            "--device", "cpu")
+    assert cli(*args)[0] == 0
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    model = {**MICRO_MODEL, "train": {**MICRO_MODEL["train"], "iterations": MICRO_MODEL["train"]["iterations"] + 2,
+                                      "synthetic_anatomy": {"share": 0.5}}}
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
+    error_line(cli(*args), "last.pt", "cannot resume", "train.synthetic_anatomy None -> {'share': 0.5}", "start afresh")
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
 def test_truncated_last_pt_says_how_to_go_on(cli, tmp_path, prepared_x2, error_line):
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(MICRO_MODEL))
     args = ("train", "--config", tmp_path / "model.yaml", "--data", prepared_x2, "--out", tmp_path / "run",

@@ -148,7 +148,8 @@ def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], specs: d
 
     Raises:
         MriSrError: one line naming the file, what changed (method, a network's type or option,
-            the data's scale, a loss weight or option) and how to start afresh.
+            the data's scale, a loss weight or option, the training data drawn: synthetic
+            anatomy, degradation ranges, augmentation) and how to start afresh.
     """
     path = Path(path)
     old_config = checkpoint.get("config") or {}
@@ -163,6 +164,11 @@ def check_resumable(checkpoint: dict[str, Any], config: dict[str, Any], specs: d
     changes += _changes(old_specs, specs)
     if "losses" in old_config:  # a resumed run with other loss terms would silently be another model
         changes += [f"losses.{change}" for change in _changes(old_config["losses"], config["losses"])]
+    for key in ("synthetic_anatomy", "random_degradation", "augmentation"):  # the data the run draws
+        absent = None if key == "synthetic_anatomy" else config["train"][key]  # older runs had no such key
+        old_value = (old_config.get("train") or {}).get(key, absent)
+        if old_value != config["train"][key]:
+            changes.append(f"train.{key} {old_value!r} -> {config['train'][key]!r}")
     if changes:
         listed = ", ".join(changes[:MAX_LISTED]) + (f" and {len(changes) - MAX_LISTED} more" if len(changes) > MAX_LISTED else "")
         raise MriSrError(f"{path}: cannot resume, the model changed since this run started ({listed}); to start "
