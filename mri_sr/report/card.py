@@ -15,6 +15,7 @@ from typing import Any
 
 from mri_sr import __version__
 from mri_sr.checkpoint import load_checkpoint
+from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import atomic_path, check_output_file, file_sha256
 
@@ -94,6 +95,7 @@ def write_model_card(run: str | Path, metrics: str | Path, scans: list[str], nam
     parameters = sum(t.numel() for t in checkpoint["nets"]["net_g"].values()) if "nets" in checkpoint else None
     _, table = gains_table(metrics, scans, method or run.name)
     anatomy = tc.get("synthetic_anatomy")
+    zoom = (tc.get("random_degradation") or {}).get("zoom", PAIR_DEFAULTS["zoom"])
     data = ("endless synthetic anatomy (`train.synthetic_anatomy`: a fresh slice per sample from the "
             "MNI152 2009 template's tissue maps, shipped in nilearn; random slice direction, rotation, "
             "stretch, deformation, folds and sulci, tissue intensities including inverted contrasts, "
@@ -106,7 +108,7 @@ def write_model_card(run: str | Path, metrics: str | Path, scans: list[str], nam
 - Made by mri-sr {summary.get('version', __version__)} (`snakemake --cores 2 --configfile configs/general.yaml ship_models`)
 
 ## Training
-- Data: {data}. Voxel size (zoom {json.dumps((tc.get('random_degradation') or {}).get('zoom', 'default'))}), LR degradation
+- Data: {data}. Voxel size (HR voxels {zoom[0]:g} to {zoom[1]:g} times the template's 1 mm), LR degradation
   (k-space truncation or bicubic, blur, Rician noise) and MONAI augmentation are drawn per sample around
   the prepared degradation ({json.dumps(checkpoint.get('degradation', {}))}).
 - No real scan of a person was used for training.
