@@ -46,12 +46,14 @@ def test_slices_vary_in_direction_contrast_and_geometry(anatomy):
         assert (s > 0.05).mean() > 0.1 and np.median(s[:8, :8]) < 0.05
 
 
-def test_the_template_share_gives_the_real_template_intensities():
+def test_the_template_share_draws_the_template_not_a_fresh_contrast():
     real = SyntheticAnatomy({"template": 1.0, "deform": 0.0, "stretch": [1.0, 1.0]})
     drawn = SyntheticAnatomy({"template": 0.0, "deform": 0.0, "stretch": [1.0, 1.0]})
     a, b = real.draw(np.random.default_rng(5))[0], drawn.draw(np.random.default_rng(5))[0]
-    # Same plane, rotation and geometry; the template's T1 is one smooth image (no fresh folds), the
-    # drawn contrast differs from it.
+    # Same plane and geometry. The template's T1 has no added noise: its background (outside the
+    # rotated plane and the head) is exactly 0, where a drawn contrast carries Rician noise.
+    assert float(np.abs(a[:8, :8]).max()) == 0.0
+    assert float(b[:8, :8].max()) > 0.0
     head = a > 0.05
     assert abs(np.corrcoef(a[head], b[head])[0, 1]) < 0.95
 
