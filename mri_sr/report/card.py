@@ -18,6 +18,7 @@ from mri_sr.checkpoint import load_checkpoint
 from mri_sr.data.pairs import DEFAULTS as PAIR_DEFAULTS
 from mri_sr.errors import MriSrError
 from mri_sr.fsutil import atomic_path, check_output_file, file_sha256
+from mri_sr.report.collect import load_metrics
 
 NOT_FOR = (
     "- Contrasts, anatomy and field strengths it has not been checked on: it was trained on synthetic "
@@ -30,18 +31,18 @@ NOT_FOR = (
     "learnt from training images, not measured.\n")
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_summary(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise MriSrError(f"{path}: not found (run mri-sr evaluate for it first)") from None
+        raise MriSrError(f"{path}: not found (the run has not finished)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MriSrError(f"{path}: unreadable metrics JSON ({type(exc).__name__})") from None
+        raise MriSrError(f"{path}: unreadable run summary ({type(exc).__name__})") from None
 
 
-def gains_table(metrics: Path, scans: list[str], method: str) -> tuple[list[dict[str, Any]], str]:
-    """Rows ``{scan, slices, bicubic, psnr, gain, ssim_bicubic, ssim}`` for each test set and a
-    Markdown table of them with the mean gain.
+def gains_table(metrics: Path, scans: list[str], method: str) -> str:
+    """A Markdown table of each test set's slices, bicubic and model PSNR, gain and SSIMs, with the
+    mean gain.
 
     Args:
         metrics: folder holding ``scan-<name>/<method>.json`` and ``scan-<name>/bicubic.json``.
@@ -53,8 +54,8 @@ def gains_table(metrics: Path, scans: list[str], method: str) -> tuple[list[dict
     """
     rows = []
     for scan in scans:
-        model = _read_json(metrics / f"scan-{scan}" / f"{method}.json")
-        bicubic = _read_json(metrics / f"scan-{scan}" / "bicubic.json")
+        model = load_metrics(metrics / f"scan-{scan}" / f"{method}.json")
+        bicubic = load_metrics(metrics / f"scan-{scan}" / "bicubic.json")
         if model.get("psnr") is None or bicubic.get("psnr") is None:
             raise MriSrError(f"{metrics / f'scan-{scan}'}: metrics without a PSNR")
         rows.append({"scan": scan, "slices": len(model.get("images", [])), "bicubic": bicubic["psnr"],
@@ -67,7 +68,7 @@ def gains_table(metrics: Path, scans: list[str], method: str) -> tuple[list[dict
     if rows:
         mean = sum(r["gain"] for r in rows) / len(rows)
         lines.append(f"| **mean** | | | **{mean:+.2f}** | |")
-    return rows, "\n".join(lines)
+    return "\n".join(lines)
 
 
 def write_model_card(run: str | Path, metrics: str | Path, scans: list[str], name: str, out: str | Path, *,
@@ -88,12 +89,12 @@ def write_model_card(run: str | Path, metrics: str | Path, scans: list[str], nam
     run, metrics, out = Path(run), Path(metrics), Path(out)
     check_output_file(out)
     checkpoint = load_checkpoint(run / "final.pt")
-    summary = _read_json(run / "summary.json")
+    summary = _read_summary(run / "summary.json")
     config = checkpoint.get("config") or {}
     tc = config.get("train", {})
     spec = checkpoint.get("net_g_spec") or {}
     parameters = sum(t.numel() for t in checkpoint["nets"]["net_g"].values()) if "nets" in checkpoint else None
-    _, table = gains_table(metrics, scans, method or run.name)
+    table = gains_table(metrics, scans, method or run.name)
     anatomy = tc.get("synthetic_anatomy")
     zoom = (tc.get("random_degradation") or {}).get("zoom", PAIR_DEFAULTS["zoom"])
     data = ("endless synthetic anatomy (`train.synthetic_anatomy`: a fresh slice per sample from the "

@@ -11,7 +11,7 @@ rule model_card:
     output:
         "results/cards/x{scale}/{model}.md",
     params:
-        run=lambda w: f"results/runs/x{w.scale}/{w.model}",
+        run=subpath(input.checkpoint, parent=True),
         scans=" ".join(SHIP_SCANS),
     log:
         "logs/model_card/x{scale}/{model}.log",
