@@ -79,31 +79,32 @@ def fold(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     second field, inside grey matter. Brain, CSF and scalp totals are kept.
 
     Args:
-        maps: (4, ...) probabilities (GM, WM, CSF, scalp) from :func:`tissue_maps`, or a 2D
-            plane of them.
+        maps: (N, ...) probabilities, GM, WM and CSF first (then tissues outside the brain,
+            kept as they are), e.g. those of :func:`tissue_maps` or a 2D plane of them.
         rng: generator of this variant.
     """
-    gm, wm, csf, scalp = maps
+    gm, wm, csf = maps[:3]
     logit = 6.0 * (wm - gm) + rng.uniform(0.8, 2.0) * _band_noise(wm.shape, rng.uniform(1.0, 2.5), rng)
     white = expit(rng.uniform(4.0, 12.0) * logit)
     tissue = gm + wm
     wm, gm = tissue * white, tissue * (1.0 - white)
     sulci = np.exp(-(_band_noise(wm.shape, rng.uniform(1.5, 3.0), rng) / rng.uniform(0.08, 0.25)) ** 2) * gm
-    return np.stack([gm - sulci, wm, csf + sulci, scalp]).astype(np.float32)
+    return np.stack([gm - sulci, wm, csf + sulci, *maps[3:]]).astype(np.float32)
 
 
 def synth_variant(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One synthetic contrast.
 
     Args:
-        maps: (4, ...) tissue probabilities from :func:`tissue_maps` (a volume or a 2D plane).
+        maps: (N, ...) tissue probabilities, GM, WM and CSF first (:func:`fold`), e.g.
+            those of :func:`tissue_maps` (a volume or a 2D plane); one intensity is drawn per tissue.
         rng: generator of this variant.
 
     Returns:
         (...) float32 intensities, about [0, 1.2] (arbitrary units; ``prepare`` normalises).
     """
     maps = fold(maps, rng)
-    intensities = rng.uniform(0.05, 1.0, size=4)
+    intensities = rng.uniform(0.05, 1.0, size=len(maps))
     texture = 1.0 + 0.05 * rng.standard_normal(maps.shape[1:]).astype(np.float32)
     image = np.tensordot(intensities.astype(np.float32), maps, axes=1) * gaussian_filter(texture, 1.0)
     bias = np.exp(rng.uniform(0.05, 0.3) * _smooth_field(maps.shape[1:], rng))
@@ -126,10 +127,27 @@ def synth_volume(variants: int = DEFAULT_VARIANTS, seed: int = 0) -> Volume:
     return Volume(data, affine, f"MNI152 synthetic contrasts ({variants}, seed {seed})")
 
 
+def head_layers(planes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The head outside the brain as three tissues: the tissue maps with the scalp split in two.
+
+    Args:
+        planes: (6, ...) GM, WM, CSF and scalp probabilities, the depth map (the brain mask blurred
+            by 6 mm) and the probability of the layer between brain and scalp
+            (:meth:`SyntheticAnatomy._volume`'s planes 0-3, 5, 6).
+        rng: the slice's generator: the split's depth (depth map level in [0.05, 0.2]) and width.
+
+    Returns:
+        (6, ...) GM, WM, CSF, inner scalp, outer scalp (the two sum to the scalp), between.
+    """
+    inner = expit((planes[4] - rng.uniform(0.05, 0.2)) / rng.uniform(0.005, 0.03))
+    scalp = planes[3]
+    return np.stack([*planes[:3], scalp * inner, scalp * (1.0 - inner), planes[5]]).astype(np.float32)
+
+
 #: Defaults of the model schema's ``train.synthetic_anatomy`` (the one source: the schema does not
 #: repeat them).
 ANATOMY_DEFAULTS: dict[str, Any] = {"share": 1.0, "template": 0.2, "deform": 3.0, "stretch": [0.85, 1.15],
-                                    "percentiles": [0.5, 99.5]}
+                                    "layers": False, "percentiles": [0.5, 99.5]}
 
 
 class SyntheticAnatomy:
@@ -141,16 +159,21 @@ class SyntheticAnatomy:
     field (per direction, a sum of separable low-frequency cosines, up to ``deform`` pixels); then with
     probability ``template`` the real template's T1 intensities of that plane, otherwise a fresh
     fold and contrast (:func:`synth_variant`: tissue intensities in [0.05, 1], so inverted
-    contrasts too, texture, bias field, Rician noise). The slice is normalised to [0, 1] at
-    ``percentiles`` like a prepared volume. Voxel size and the LR side (degradation, noise)
-    are drawn later with the pair (:mod:`mri_sr.data.pairs`).
+    contrasts too, texture, bias field, Rician noise). With ``layers``, the head outside the
+    brain is three tissues of their own intensities instead of a dark gap and one scalp: the
+    layer between brain and scalp (skull, marrow, meninges) and the scalp split in two at a
+    random depth (e.g. fat and skin): real heads are not dark between brain and scalp in every
+    contrast, and a prior that assumes so puts wrong edges into a real scan's scalp. The slice is
+    normalised to [0, 1] at ``percentiles`` like a prepared volume. Voxel size and the LR side
+    (degradation, noise) are drawn later with the pair (:mod:`mri_sr.data.pairs`).
 
     The maps are loaded on first use (in the DataLoader worker that draws).
 
     Args:
         options: keys of :data:`ANATOMY_DEFAULTS` (absent ones take their default): ``share``
             (probability a sample's slice is synthetic rather than a prepared one), ``template``,
-            ``deform`` (largest displacement, pixels), ``stretch`` [low, high], ``percentiles``.
+            ``deform`` (largest displacement, pixels), ``stretch`` [low, high], ``layers``,
+            ``percentiles``.
     """
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -162,12 +185,18 @@ class SyntheticAnatomy:
         return {"options": self.options, "_planes": None, "_bounds": []}
 
     def _volume(self) -> np.ndarray:
-        """(5, X, Y, Z) float32: GM, WM, CSF and scalp probabilities, then the T1 template in [0, 1]."""
+        """(7, X, Y, Z) float32: GM, WM, CSF and scalp probabilities, the T1 template in [0, 1],
+        the brain mask blurred by 6 mm (depth outside the brain: 1 at it, falling outwards) and the
+        probability of the layer between brain and scalp."""
         if self._planes is None:
             maps, _ = tissue_maps()
             template = np.asarray(load_volume("builtin:mni152").data, np.float32)
             template = template / max(float(template.max()), 1e-8)
-            self._planes = np.concatenate([maps, template[None]])
+            inside = maps[:3].sum(0)
+            near = gaussian_filter(inside, 6.0)
+            head = gaussian_filter((near > 0.02).astype(np.float32), 1.0)
+            between = np.clip(head - inside - maps[3], 0.0, 1.0)
+            self._planes = np.concatenate([maps, template[None], near[None], between[None]])
             brain = maps[:2].sum(0) > 0.5
             self._bounds = []
             for axis in range(3):
@@ -196,8 +225,10 @@ class SyntheticAnatomy:
         if rng.random() < float(opts["template"]):
             image = map_coordinates(plane[4], coords, order=1, mode="constant", cval=0.0)
         else:
-            warped = np.stack([map_coordinates(p, coords, order=1, mode="constant", cval=0.0) for p in plane[:4]])
-            image = synth_variant(np.clip(warped, 0.0, 1.0), rng)
+            used = [0, 1, 2, 3, 5, 6] if opts["layers"] else [0, 1, 2, 3]
+            warped = np.clip(np.stack([map_coordinates(p, coords, order=1, mode="constant", cval=0.0)
+                                       for p in plane[used]]), 0.0, 1.0)
+            image = synth_variant(head_layers(warped, rng) if opts["layers"] else warped, rng)
         low, high = opts["percentiles"]
         return fit_percentiles(image, low, high, name="synthetic slice").apply(image)[None]
 

@@ -100,7 +100,8 @@ def write_model_card(run: str | Path, metrics: str | Path, scans: list[str], nam
     data = ("endless synthetic anatomy (`train.synthetic_anatomy`: a fresh slice per sample from the "
             "MNI152 2009 template's tissue maps, shipped in nilearn; random slice direction, rotation, "
             "stretch, deformation, folds and sulci, tissue intensities including inverted contrasts, "
-            f"bias field, noise; options {json.dumps(anatomy)})" if anatomy is not None
+            "bias field, noise, layers of the head outside the brain where its options set them; "
+            f"options {json.dumps(anatomy)})" if anatomy is not None
             else "the prepared slices of its data folder")
     text = f"""# {name}: x{checkpoint['scale']} in-plane MRI super-resolution
 

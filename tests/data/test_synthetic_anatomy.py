@@ -8,7 +8,7 @@ import torch
 
 from mri_sr.data.augment import DEFAULTS as AUGMENTATIONS
 from mri_sr.data.dataset import BatchStream
-from mri_sr.data.synth import SyntheticAnatomy
+from mri_sr.data.synth import SyntheticAnatomy, head_layers
 from mri_sr.errors import MriSrError
 from mri_sr.train.config import validate_model_config
 
@@ -56,6 +56,29 @@ def test_the_template_share_draws_the_template_not_a_fresh_contrast():
     assert float(b[:8, :8].max()) > 0.0
     head = a > 0.05
     assert abs(np.corrcoef(a[head], b[head])[0, 1]) < 0.95
+
+
+def test_head_layers_split_the_scalp_and_add_the_layer_under_it(anatomy):
+    planes = anatomy._volume()[[0, 1, 2, 3, 5, 6], :, :, 80]
+    layered = head_layers(planes, np.random.default_rng(4))
+    assert layered.shape == (6, *planes.shape[1:])
+    np.testing.assert_allclose(layered[:3], planes[:3])
+    np.testing.assert_allclose(layered[3] + layered[4], planes[3], atol=1e-6)
+    depth = planes[4]
+    # The inner scalp layer lies deeper (nearer the brain) than the outer one, both are present,
+    # and the layer between brain and scalp is tissue where the plain maps leave a dark gap.
+    assert (depth * layered[3]).sum() / layered[3].sum() > (depth * layered[4]).sum() / layered[4].sum()
+    assert layered[3].sum() > 0.1 * planes[3].sum() and layered[4].sum() > 0.1 * planes[3].sum()
+    gap = (planes[:4].sum(0) < 0.1) & (depth > 0.3)
+    assert gap.sum() > 100 and float(np.median(layered[5][gap])) > 0.5
+    # The layer between fills only what brain and scalp leave of a voxel.
+    plain = planes[:4].sum(0)
+    assert (layered[5] <= np.clip(1.0 - plain, 0.0, None) + 1e-5).all()
+    # Synthetic slices with layers: a pure function of the generator too, and not the plain ones.
+    with_layers = SyntheticAnatomy({"layers": True, "template": 0.0})
+    a = with_layers.draw(np.random.default_rng(2))
+    np.testing.assert_array_equal(a, SyntheticAnatomy({"layers": True, "template": 0.0}).draw(np.random.default_rng(2)))
+    assert not np.array_equal(a, SyntheticAnatomy({"template": 0.0}).draw(np.random.default_rng(2)))
 
 
 def _stream(prepared, start, stop, **options):
