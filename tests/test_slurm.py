@@ -185,9 +185,10 @@ def slurm(tmp_path_factory):
         cluster.stop()
 
 
-def small_config(shared_data: Path | None) -> dict:
+def small_config(scan: dict | None = None) -> dict:
     """configs/default.yaml cut to one tiny SRResNet trained a few iterations, evaluated on the
-    template's test slabs only, and an ``upscale`` of one scan with that SRResNet."""
+    template's test slabs only, and with ``scan`` (an ``upscale.scans`` entry) an ``upscale`` of
+    that scan with that SRResNet."""
     config = yaml.safe_load((REPO / "configs/default.yaml").read_text())
     config["data"]["sources"] = [{"path": "builtin:mni152"}]
     config["models"] = ["srresnet"]
@@ -199,9 +200,8 @@ def small_config(shared_data: Path | None) -> dict:
         "srresnet": {"networks": {"net_g": {"num_feat": 8, "num_block": 1}}, "train": {"iterations": 4}},
     }
     config["evaluation"].update(scans=[], natural_sets=[], baselines=["bicubic"], self_ensemble=False, threads=2)
-    scan = {"path": "builtin:mni152", "subject": "mni"}
-    if shared_data is not None:
-        scan = {"path": str(shared_data / "mri/dicom/siemens_xa30_t1_enhanced"), "subject": "siemens"}
+    if scan is None:
+        return config
     config["upscale"] = {"scans": [scan], "out": "results/derivatives/mri-sr", "model": "srresnet", "scale": 4,
                          "device": "cpu"}
     return config
@@ -211,7 +211,14 @@ def test_slurm_profile_runs_the_workflow_chain_and_upscale(slurm, tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / "configs").symlink_to(REPO / "configs")
-    config = small_config(SHARED_DATA if SHARED_DATA.is_dir() else None)
+    if SHARED_DATA.is_dir():
+        scan = {"path": str(SHARED_DATA / "mri/dicom/siemens_xa30_t1_enhanced"), "subject": "siemens"}
+    else:  # a small real volume from nilearn's wheel: a crop of the MNI152 template, as a NIfTI file
+        from nilearn.datasets import load_mni152_template
+
+        load_mni152_template(resolution=1).slicer[60:124, 70:134, 80:88].to_filename(workdir / "mni_crop.nii.gz")
+        scan = {"path": str(workdir / "mni_crop.nii.gz"), "subject": "mni"}
+    config = small_config(scan)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
@@ -253,7 +260,7 @@ def test_two_process_ddp_training_inside_one_slurm_job(slurm, tmp_path):
     from mri_sr.data.prepare import prepare
     from mri_sr.train.config import resolve_models
 
-    config = validate_config(small_config(None))
+    config = validate_config(small_config())
     prepare(config, 4, tmp_path / "x4")
     model = resolve_models(config)["srresnet"]
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(model))
